@@ -1,0 +1,37 @@
+# Convenience front end over CMake. `make test` is the README's test command; CI calls it.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all setup build test test-sanitize long-check bench clean
+
+all: build
+
+setup:
+	@scripts/setup.sh --quiet
+
+build: setup
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+# Default suite: unit tests, golden-file regeneration check (when torch is present), integration tests.
+test: build
+	@scripts/test.sh $(BUILD)
+
+# The same suite built with ASan + UBSan.
+test-sanitize: setup
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVISFT_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(ASAN_BUILD) -j$(JOBS)
+	@scripts/test.sh $(ASAN_BUILD) --no-golden
+
+# Slow checks kept out of the default suite (fuzzing runs, long training runs).
+long-check: build
+	@scripts/long_check.sh $(BUILD)
+
+bench: build
+	@$(BUILD)/visft bench gemm
+	@$(BUILD)/visft bench vit
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all setup build test test-sanitize long-check bench clean
+.PHONY: all setup build test test-sanitize long-check bench clean golden
 
 all: build
 
@@ -35,3 +35,7 @@ bench: build
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# Regenerates the committed golden files from the PyTorch reference scripts.
+golden:
+	/usr/bin/python3 tests/ref/gen_all.py --out tests/golden

@@ -4,7 +4,7 @@
 # Usage: scripts/setup.sh [--with-mpi] [--quiet]
 set -euo pipefail
 
-pkgs=(build-essential cmake pkg-config libopenblas-dev libyaml-dev check libjpeg62-turbo-dev libpng-dev
+pkgs=(build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev libyaml-dev check libjpeg62-turbo-dev libpng-dev
       python3-torch python3-numpy)
 quiet=0
 for arg in "$@"; do

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-typedef const TTest *vt_test_fn;
 
 static inline int vt_test_run(const char *suite_name, const TTest *const *tests, size_t n) {
     Suite *s = suite_create(suite_name);

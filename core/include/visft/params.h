@@ -12,6 +12,8 @@
  *   VT_PARAM_LIST   -> vt_param_list     (elements typed by `elem_type`: INT, FLOAT or STRING)
  *   VT_PARAM_MAP    -> const struct vt_cfg_node *  (a sub-tree handed over unvalidated; borrowed from the
  *                                         config, valid while the config lives)
+ *   VT_PARAM_SEQ    -> const struct vt_cfg_node *  (a sequence, borrowed the same way; with elem_type
+ *                                         VT_PARAM_MAP every item must be a map, e.g. `stages:`)
  */
 #ifndef VISFT_PARAMS_H
 #define VISFT_PARAMS_H
@@ -31,7 +33,8 @@ typedef enum vt_param_type {
     VT_PARAM_STRING,
     VT_PARAM_ENUM,
     VT_PARAM_LIST,
-    VT_PARAM_MAP
+    VT_PARAM_MAP,
+    VT_PARAM_SEQ
 } vt_param_type;
 
 typedef struct vt_param_list {

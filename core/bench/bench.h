@@ -1,0 +1,29 @@
+/* Throughput benchmarks behind `visft bench`. Each prints a table and, optionally, one JSON line per result,
+ * so scripts (bench/torch_vit.py) can compare against PyTorch measured in the same run. */
+#ifndef VISFT_CORE_BENCH_H
+#define VISFT_CORE_BENCH_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "visft/error.h"
+
+typedef struct vt_bench_opts {
+    int threads; /* 0: all cores */
+    int runs;    /* timed repetitions; the median is reported */
+    int warmup;
+    int batch;
+    const char *model; /* "vit-s-16" | "tiny" */
+    const char *mode;  /* vit: "full" | "lora" | "both" */
+    bool json;         /* also print one JSON object per result line to out */
+} vt_bench_opts;
+
+vt_status vt_bench_gemm(const vt_bench_opts *o, FILE *out, vt_err *err);
+vt_status vt_bench_vit(const vt_bench_opts *o, FILE *out, vt_err *err);
+
+/* Median of n values (sorts in place). */
+double vt_bench_median(double *v, int n);
+/* Peak resident set size of this process in MiB. */
+double vt_bench_peak_rss_mib(void);
+
+#endif

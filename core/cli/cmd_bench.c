@@ -1,0 +1,97 @@
+/* `visft bench gemm|vit`: throughput figures (see core/bench/). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/bench.h"
+#include "cli/commands.h"
+
+typedef struct bench_args {
+    const char *threads, *runs, *warmup, *batch, *model, *mode;
+    bool json;
+} bench_args;
+
+/* Parses a positive integer option; false + message when malformed. */
+static bool int_opt(const vt_cli_io *io, const char *name, const char *s, int dflt, int lo, int hi, int *out) {
+    if (!s) {
+        *out = dflt;
+        return true;
+    }
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
+        vt_cli_fail(io, "bench: --%s must be an integer in [%d, %d], got '%s'", name, lo, hi, s);
+        return false;
+    }
+    *out = (int)v;
+    return true;
+}
+
+static int bench_parse(const vt_cli_io *io, const bench_args *a, vt_bench_opts *o, int dflt_runs, int dflt_batch) {
+    memset(o, 0, sizeof *o);
+    if (!int_opt(io, "threads", a->threads, 0, 0, 1024, &o->threads) ||
+        !int_opt(io, "runs", a->runs, dflt_runs, 1, 64, &o->runs) ||
+        !int_opt(io, "warmup", a->warmup, 1, 0, 64, &o->warmup) ||
+        !int_opt(io, "batch", a->batch, dflt_batch, 1, 4096, &o->batch))
+        return VT_CLI_USAGE;
+    o->model = a->model ? a->model : "vit-s-16";
+    o->mode = a->mode ? a->mode : "both";
+    o->json = a->json;
+    return VT_CLI_OK;
+}
+
+static int gemm_run(const vt_cli_io *io, void *vargs) {
+    vt_bench_opts o;
+    int rc = bench_parse(io, vargs, &o, 5, 8);
+    if (rc != VT_CLI_OK) return rc;
+    vt_err err = {0};
+    return vt_bench_gemm(&o, io->out, &err) == VT_OK ? VT_CLI_OK : vt_cli_fail(io, "%s", err.msg);
+}
+
+static int vit_run(const vt_cli_io *io, void *vargs) {
+    vt_bench_opts o;
+    int rc = bench_parse(io, vargs, &o, 5, 8);
+    if (rc != VT_CLI_OK) return rc;
+    vt_err err = {0};
+    return vt_bench_vit(&o, io->out, &err) == VT_OK ? VT_CLI_OK : vt_cli_fail(io, "%s", err.msg);
+}
+
+#define COMMON_OPTIONS                                                                                         \
+    {"threads", 't', VT_CLI_STRING, offsetof(bench_args, threads), "N", "threads (default: all cores)"},       \
+        {"runs", 'r', VT_CLI_STRING, offsetof(bench_args, runs), "N", "timed runs; the median is reported (5)"}, \
+        {"warmup", 0, VT_CLI_STRING, offsetof(bench_args, warmup), "N", "untimed warm-up runs (1)"},             \
+        {"batch", 'b', VT_CLI_STRING, offsetof(bench_args, batch), "N", "batch size (8)"},                       \
+        {"json", 0, VT_CLI_FLAG, offsetof(bench_args, json), NULL, "also print one JSON line per result"}
+
+static const vt_cli_option gemm_options[] = {COMMON_OPTIONS, {0}};
+static const vt_cli_option vit_options[] = {
+    COMMON_OPTIONS,
+    {"model", 'm', VT_CLI_STRING, offsetof(bench_args, model), "NAME", "vit-s-16 (default) or tiny"},
+    {"mode", 0, VT_CLI_STRING, offsetof(bench_args, mode), "MODE",
+     "full (train every weight), lora (frozen backbone, LoRA r64 on q,v) or both (default)"},
+    {0},
+};
+
+static const vt_cli_command bench_gemm_cmd = {
+    .name = "gemm",
+    .summary = "GEMM GFLOP/s on ViT step shapes, visft next to bare OpenBLAS",
+    .options = gemm_options,
+    .args_size = sizeof(bench_args),
+    .run = gemm_run,
+};
+
+static const vt_cli_command bench_vit_cmd = {
+    .name = "vit",
+    .summary = "ViT training-step throughput (img/s, GFLOP/s, peak RSS): full and LoRA steps",
+    .options = vit_options,
+    .args_size = sizeof(bench_args),
+    .run = vit_run,
+    .epilog = "bench/torch_vit.py runs the same steps in PyTorch and prints the ratios.",
+};
+
+static const vt_cli_command *const bench_subcommands[] = {&bench_gemm_cmd, &bench_vit_cmd, NULL};
+
+const vt_cli_command vt_cmd_bench = {
+    .name = "bench",
+    .summary = "throughput benchmarks (gemm, vit)",
+    .subcommands = bench_subcommands,
+};

@@ -1,0 +1,111 @@
+/* Tensors: typed, strided views onto reference-counted storage on a device.
+ *
+ * Ownership, in one rule: a tensor returned by an op (or by vt_empty/vt_zeros/...) belongs to the context's
+ * innermost scope and is released when that scope is popped (see context.h). To keep one longer, take a
+ * reference with vt_tensor_retain and drop it with vt_tensor_release. vt_tensor_create returns a tensor
+ * owned by the caller (refcount 1, in no scope): use it for parameters and other long-lived state.
+ *
+ * Views (reshape, permute, transpose, slice, expand) share storage; `offset` and `stride` are in elements. */
+#ifndef VISFT_TENSOR_H
+#define VISFT_TENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "visft/dtype.h"
+#include "visft/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VT_MAX_DIMS 8
+
+typedef enum vt_device_kind { VT_DEVICE_CPU = 0, VT_DEVICE_CUDA = 1 } vt_device_kind;
+
+typedef struct vt_device {
+    vt_device_kind kind;
+    int index;
+} vt_device;
+
+typedef struct vt_ctx vt_ctx;
+typedef struct vt_storage vt_storage;
+typedef struct vt_node vt_node;
+
+typedef struct vt_tensor {
+    vt_dtype dtype;
+    int ndim;
+    int64_t shape[VT_MAX_DIMS];
+    int64_t stride[VT_MAX_DIMS]; /* in elements */
+    int64_t offset;              /* in elements from the storage base */
+    vt_device device;
+    vt_storage *storage;
+    void *data;                  /* storage base + offset (device address for non-CPU tensors) */
+
+    /* autograd */
+    bool requires_grad;
+    struct vt_tensor *grad;      /* accumulated gradient of a leaf (owned by the tensor) */
+    vt_node *grad_fn;            /* node that produced this tensor, NULL for leaves */
+
+    int refcount;
+    vt_ctx *ctx;
+    char *name;                  /* optional (parameters); owned */
+} vt_tensor;
+
+static inline vt_device vt_cpu(void) {
+    vt_device d = {VT_DEVICE_CPU, 0};
+    return d;
+}
+
+/* ---- creation ---- */
+/* New uninitialised tensor in the current scope. NULL (and ctx error) on failure. */
+vt_tensor *vt_empty(vt_ctx *c, vt_dtype dt, int ndim, const int64_t *shape);
+vt_tensor *vt_zeros(vt_ctx *c, vt_dtype dt, int ndim, const int64_t *shape);
+vt_tensor *vt_full(vt_ctx *c, vt_dtype dt, int ndim, const int64_t *shape, double value);
+vt_tensor *vt_empty_like(vt_ctx *c, const vt_tensor *t);
+vt_tensor *vt_zeros_like(vt_ctx *c, const vt_tensor *t);
+/* f32 tensor in the current scope holding a copy of `values` (numel of shape). */
+vt_tensor *vt_from_f32(vt_ctx *c, int ndim, const int64_t *shape, const float *values);
+vt_tensor *vt_from_i64(vt_ctx *c, int ndim, const int64_t *shape, const int64_t *values);
+/* Scalar (0-d) f32 tensor. */
+vt_tensor *vt_scalar(vt_ctx *c, float value);
+/* Caller-owned zero-filled tensor (refcount 1, in no scope). */
+vt_tensor *vt_tensor_create(vt_ctx *c, vt_dtype dt, int ndim, const int64_t *shape);
+
+/* Shorthand for literal shapes: VT_SHAPE(2, 3) expands to `2, (const int64_t[]){2, 3}`. */
+#define VT_SHAPE(...) \
+    (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (const int64_t[]){__VA_ARGS__}
+
+/* ---- references ---- */
+vt_tensor *vt_tensor_retain(vt_tensor *t);
+void vt_tensor_release(vt_tensor *t);
+/* Sets a tensor's name (copied); used in error messages and checkpoints. */
+void vt_tensor_set_name(vt_tensor *t, const char *name);
+
+/* ---- queries ---- */
+int64_t vt_numel(const vt_tensor *t);
+size_t vt_nbytes(const vt_tensor *t);
+bool vt_is_contiguous(const vt_tensor *t);
+bool vt_same_shape(const vt_tensor *a, const vt_tensor *b);
+/* Writes "[2, 3, 4]" into buf; returns buf. */
+char *vt_shape_str(const vt_tensor *t, char *buf, size_t len);
+#define VT_SHAPE_STR_MAX 96
+
+/* CPU data access for contiguous tensors (NULL if not CPU or wrong dtype). */
+float *vt_f32(const vt_tensor *t);
+int64_t *vt_i64(const vt_tensor *t);
+int32_t *vt_i32(const vt_tensor *t);
+/* Reads element i of a contiguous CPU tensor of any dtype as a double (tests and debugging). */
+double vt_item_at(const vt_tensor *t, int64_t i);
+double vt_item(const vt_tensor *t); /* a single-element tensor */
+
+/* Copies src into dst (same shape; any strides; dtype converted). Not recorded by autograd. */
+vt_status vt_copy_(vt_ctx *c, vt_tensor *dst, const vt_tensor *src);
+/* Fills with a constant. Not recorded by autograd. */
+vt_status vt_fill_(vt_ctx *c, vt_tensor *t, double value);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

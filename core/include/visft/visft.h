@@ -1,0 +1,15 @@
+/* Umbrella header: everything a program embedding visft or a plugin author needs. */
+#ifndef VISFT_VISFT_H
+#define VISFT_VISFT_H
+
+#include "visft/autograd.h"
+#include "visft/context.h"
+#include "visft/dtype.h"
+#include "visft/error.h"
+#include "visft/nn.h"
+#include "visft/ops.h"
+#include "visft/optim.h"
+#include "visft/safetensors.h"
+#include "visft/tensor.h"
+
+#endif

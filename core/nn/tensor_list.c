@@ -18,7 +18,7 @@ void vt_tensor_list_free(vt_tensor_list *l) {
 vt_status vt_tensor_list_add(vt_tensor_list *l, vt_tensor *t, const char *fmt, ...) {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
-        vt_named_tensor *items = realloc(l->items, cap * sizeof *items);
+        vt_tensor_list_item *items = realloc(l->items, cap * sizeof *items);
         if (!items) return VT_ENOMEM;
         l->items = items;
         l->cap = cap;

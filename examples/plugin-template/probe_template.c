@@ -9,9 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <visft/plugin.h>
-
-#include "probe_math.h"
+#include <visft/visft.h>
 
 /* ---- 1. parameters ---------------------------------------------------------------------------------- */
 
@@ -45,6 +43,16 @@ static const vt_param_spec probe_specs[] = {
 
 /* ---- 2. the head ------------------------------------------------------------------------------------ */
 
+typedef struct probe {
+    vt_tensor *w, *b;          /* [classes, width], [classes] (b NULL without bias) */
+    vt_named_tensor params[2];
+    bool cls_pool;
+    double label_smoothing;
+    vt_tensor *last_logits;    /* kept between loss and its terms list */
+    vt_named_tensor terms[1];
+    vt_named_tensor outputs[2];
+} probe;
+
 static vt_status probe_create(struct vt_ctx *ctx, const void *params, const vt_backbone_info *backbone,
                               const vt_host *host, void **out, vt_err *err) {
     const probe_params *p = params;
@@ -54,13 +62,25 @@ static vt_status probe_create(struct vt_ctx *ctx, const void *params, const vt_b
                           (long long)p->num_classes);
     if (backbone->width <= 0)
         return vt_err_set(err, VT_EINVAL, "probe_template: backbone width %lld", (long long)backbone->width);
-    probe *pr = malloc(sizeof *pr);
-    if (!pr || !probe_init(pr, backbone->width, p->num_classes, p->bias, strcmp(p->pool, "cls") == 0,
-                           p->label_smoothing, p->init_std)) {
+    probe *pr = calloc(1, sizeof *pr);
+    if (!pr) return vt_err_set(err, VT_ENOMEM, "probe_template: out of memory");
+    pr->w = vt_tensor_create(ctx, VT_F32, VT_SHAPE(p->num_classes, backbone->width));
+    pr->b = p->bias ? vt_tensor_create(ctx, VT_F32, VT_SHAPE(p->num_classes)) : NULL;
+    if (!pr->w || (p->bias && !pr->b)) {
+        vt_tensor_release(pr->w);
         free(pr);
         return vt_err_set(err, VT_ENOMEM, "probe_template: out of memory for %lld x %lld weights",
                           (long long)p->num_classes, (long long)backbone->width);
     }
+    vt_init_normal_(ctx, pr->w, 0.0, p->init_std); /* the bias starts at zero */
+    vt_set_requires_grad(pr->w, true);
+    pr->params[0] = (vt_named_tensor){"fc.weight", pr->w, VT_TENSOR_TRAINABLE};
+    if (pr->b) {
+        vt_set_requires_grad(pr->b, true);
+        pr->params[1] = (vt_named_tensor){"fc.bias", pr->b, VT_TENSOR_TRAINABLE};
+    }
+    pr->cls_pool = strcmp(p->pool, "cls") == 0;
+    pr->label_smoothing = p->label_smoothing;
     if (host && host->log) {
         char line[128];
         snprintf(line, sizeof line, "linear probe: %lld classes on %lld-d features", (long long)p->num_classes,
@@ -72,28 +92,56 @@ static vt_status probe_create(struct vt_ctx *ctx, const void *params, const vt_b
 }
 
 static void probe_destroy(void *self) {
-    if (!self) return;
-    probe_free(self);
-    free(self);
+    probe *pr = self;
+    if (!pr) return;
+    vt_tensor_release(pr->w);
+    vt_tensor_release(pr->b);
+    free(pr);
 }
 
-/* TODO(tensor API): expose w and b as vt_tensors ("fc.weight", "fc.bias", VT_TENSOR_TRAINABLE) and compute
- * loss/predict with visft ops, using probe_math.c as the reference the tensor version is tested against. */
 static vt_status probe_parameters(void *self, vt_named_tensors *out, vt_err *err) {
-    out->items = NULL;
-    out->n = 0;
+    probe *pr = self;
+    out->items = pr->params;
+    out->n = pr->b ? 2 : 1;
     return VT_OK;
+}
+
+/* features [B, C, H, W] -> logits [B, classes]. "cls" pooling takes the top-left token, which is where a
+ * backbone that keeps its class token in the map puts it; "mean" averages the whole map. */
+static vt_tensor *probe_logits(probe *pr, vt_ctx *c, vt_tensor *features) {
+    vt_tensor *pooled = pr->cls_pool ? vt_flatten(c, vt_slice(c, vt_slice(c, features, 2, 0, 1, 1), 3, 0, 1, 1), 1, 3)
+                                     : vt_mean(c, features, 2, (int[]){2, 3}, false);
+    return vt_linear(c, pooled, pr->w, pr->b);
 }
 
 static vt_status probe_loss_fn(void *self, struct vt_ctx *ctx, struct vt_tensor *features,
                                const struct vt_batch *batch, struct vt_tensor **total, vt_named_tensors *terms,
                                vt_err *err) {
-    return vt_err_set(err, VT_EUNSUPPORTED, "probe_template: loss on visft tensors is not written yet");
+    probe *pr = self;
+    vt_tensor *labels = vt_batch_target(batch, "labels");
+    if (!labels) return vt_err_set(err, VT_EINVAL, "probe_template: the batch has no \"labels\" target");
+    vt_cross_entropy_opts o = vt_cross_entropy_defaults();
+    o.label_smoothing = pr->label_smoothing;
+    vt_tensor *loss = vt_cross_entropy(ctx, probe_logits(pr, ctx, features), labels, &o);
+    if (!loss) return vt_err_set(err, vt_ctx_error(ctx)->code, "probe_template: %s", vt_ctx_error(ctx)->msg);
+    *total = loss;
+    pr->terms[0] = (vt_named_tensor){"ce", loss, 0};
+    terms->items = pr->terms;
+    terms->n = 1;
+    return VT_OK;
 }
 
 static vt_status probe_predict(void *self, struct vt_ctx *ctx, struct vt_tensor *features,
                                const struct vt_batch *batch, vt_named_tensors *outputs, vt_err *err) {
-    return vt_err_set(err, VT_EUNSUPPORTED, "probe_template: predict on visft tensors is not written yet");
+    probe *pr = self;
+    vt_tensor *logits = probe_logits(pr, ctx, features);
+    vt_tensor *labels = vt_argmax(ctx, logits, 1, false);
+    if (!labels) return vt_err_set(err, vt_ctx_error(ctx)->code, "probe_template: %s", vt_ctx_error(ctx)->msg);
+    pr->outputs[0] = (vt_named_tensor){"logits", logits, 0};
+    pr->outputs[1] = (vt_named_tensor){"labels", labels, 0};
+    outputs->items = pr->outputs;
+    outputs->n = 2;
+    return VT_OK;
 }
 
 static const vt_head_vtable probe_vtable = {

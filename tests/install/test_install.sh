@@ -36,7 +36,7 @@ CFLAGS="$extra" LDFLAGS="$extra" cmake -S "$src/examples/plugin-template" -B "$t
   || { cat "$tmp/configure.log"; fail "configuring the template against the install failed"; }
 cmake --build "$tmp/template" >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; fail "building the template failed"; }
 [ -f "$tmp/template/probe_template.so" ] || fail "template did not produce probe_template.so"
-"$tmp/template/probe_selftest" >/dev/null || fail "template self-test failed"
+"$tmp/template/probe_selftest" "$tmp/template" || fail "template self-test failed"
 
 # 3. the installed visft finds and describes it
 out=$(VISFT_PLUGIN_PATH="$tmp/template" "$prefix/bin/visft" plugins describe probe_template) \

@@ -19,6 +19,7 @@ static inline float vt_bits_to_f32(int32_t i) {
 static inline float vt_expf(float x) {
     float xc = x > 88.3762626647949f ? 88.3762626647949f : x;
     xc = xc < -87.3365447505531f ? -87.3365447505531f : xc;
+    xc = x != x ? 0.0f : xc; /* keep the integer conversion below defined for NaN (fixed up at the end) */
     /* round to nearest with the 1.5·2^23 trick: floorf would not vectorise without -fno-trapping-math */
     float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
@@ -29,7 +30,7 @@ static inline float vt_expf(float x) {
     y = y * r + 1.6666665459E-1f;
     y = y * r + 5.0000001201E-1f;
     y = y * r * r + r + 1.0f;
-    float res = y * vt_bits_to_f32(((int32_t)n + 127) << 23);
+    float res = y * vt_bits_to_f32((int32_t)((uint32_t)((int32_t)n + 127) << 23));
     res = x > 88.7228391116729996f ? __builtin_inff() : res;
     res = x < -103.972077083991796f ? 0.0f : res;
     return x != x ? x : res;

@@ -18,13 +18,13 @@ extern "C" {
 
 /* ---- named tensor lists ---- */
 
-typedef struct vt_named_tensor {
+typedef struct vt_tensor_list_item {
     char *name;
     vt_tensor *tensor; /* borrowed: the list does not own it */
-} vt_named_tensor;
+} vt_tensor_list_item;
 
 typedef struct vt_tensor_list {
-    vt_named_tensor *items;
+    vt_tensor_list_item *items;
     size_t n, cap;
 } vt_tensor_list;
 

@@ -3,12 +3,19 @@
 #define VISFT_VISFT_H
 
 #include "visft/autograd.h"
+#include "visft/batch.h"
+#include "visft/config.h"
 #include "visft/context.h"
 #include "visft/dtype.h"
 #include "visft/error.h"
+#include "visft/json.h"
 #include "visft/nn.h"
 #include "visft/ops.h"
 #include "visft/optim.h"
+#include "visft/params.h"
+#include "visft/plugin.h"
+#include "visft/registry.h"
+#include "visft/rng.h"
 #include "visft/safetensors.h"
 #include "visft/tensor.h"
 

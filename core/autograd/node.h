@@ -10,8 +10,8 @@
 
 #include "tensor/internal.h"
 
-#define VT_NODE_MAX_INPUTS 8
-#define VT_NODE_MAX_SAVED 8
+#define VT_NODE_MAX_INPUTS 12
+#define VT_NODE_MAX_SAVED 16
 #define VT_NODE_MAX_ATTRS 24
 
 /* Computes the gradients of the node's inputs from the gradient of its output.

@@ -1,8 +1,7 @@
 /* LoRA (Hu et al. 2021) on a linear layer whose output is split into equal slices, any subset of which gets
  * an adapter — ViSFT puts rank-64 adapters on the q and v slices of the fused qkv projection (k untouched).
  *
- * Forward adds scaling·B_s(A_s x) to slice s of the base output; the untouched slices get zeros, so the update
- * is one concat + add. A is Kaiming-uniform (a = √5, as PEFT/loralib), B zero, so a fresh adapter is exact
+ * Forward adds scaling·B_s(A_s x) to slice s of the base output through the fused vt_lora_linear op. A is Kaiming-uniform (a = √5, as PEFT/loralib), B zero, so a fresh adapter is exact
  * identity. merge/unmerge fold the update into the base weight for inference. */
 #include <math.h>
 #include <stdlib.h>
@@ -24,10 +23,10 @@ static void kaiming_uniform(vt_tensor *t, int64_t fan_in, uint64_t seed) {
 }
 
 vt_lora *vt_lora_create(vt_ctx *c, const vt_lora_config *cfg, int64_t in_features, int64_t out_features, vt_err *err) {
-    if (cfg->rank <= 0 || cfg->n_slices <= 0 || cfg->n_slices > 8 || out_features % cfg->n_slices ||
+    if (cfg->rank <= 0 || cfg->n_slices <= 0 || cfg->n_slices > 4 || out_features % cfg->n_slices ||
         cfg->dropout < 0 || cfg->dropout >= 1 || (cfg->mask & ~((1u << cfg->n_slices) - 1)) || !cfg->mask) {
         vt_err_set(err, VT_EINVAL,
-                   "lora: invalid config (rank %d > 0, 1..8 slices dividing %lld outputs (got %d), dropout in [0,1), "
+                   "lora: invalid config (rank %d > 0, 1..4 slices dividing %lld outputs (got %d), dropout in [0,1), "
                    "mask 0x%x non-empty within the slices)",
                    cfg->rank, (long long)out_features, cfg->n_slices, cfg->mask);
         return NULL;
@@ -68,28 +67,10 @@ void vt_lora_destroy(vt_lora *l) {
     free(l);
 }
 
-vt_tensor *vt_lora_apply(vt_ctx *c, const vt_lora *l, vt_tensor *x, vt_tensor *y) {
-    if (!x || !y) return NULL;
-    if (l->merged) return y;
-    double scaling = l->cfg.alpha / l->cfg.rank;
-    int64_t slice = l->out_features / l->cfg.n_slices;
-    vt_tensor *parts[8];
-    vt_tensor *zeros = NULL;
-    for (int s = 0; s < l->cfg.n_slices; s++) {
-        if (l->A[s]) {
-            vt_tensor *h = vt_linear(c, x, l->A[s], NULL);
-            parts[s] = vt_mul_scalar(c, vt_linear(c, h, l->B[s], NULL), scaling);
-        } else {
-            if (!zeros) {
-                int64_t shape[VT_MAX_DIMS];
-                memcpy(shape, y->shape, sizeof shape);
-                shape[y->ndim - 1] = slice;
-                zeros = vt_zeros(c, VT_F32, y->ndim, shape);
-            }
-            parts[s] = zeros;
-        }
-    }
-    return vt_add(c, y, vt_concat(c, l->cfg.n_slices, parts, -1));
+vt_tensor *vt_lora_forward(vt_ctx *c, const vt_lora *l, vt_tensor *x, vt_tensor *weight, vt_tensor *bias) {
+    if (l->merged) return vt_linear(c, x, weight, bias);
+    vt_tensor *xl = l->cfg.dropout > 0 ? vt_dropout(c, x, l->cfg.dropout) : x;
+    return vt_lora_linear(c, x, weight, bias, xl, l->cfg.n_slices, l->A, l->B, l->cfg.alpha / l->cfg.rank);
 }
 
 static vt_status fold(vt_ctx *c, vt_lora *l, vt_tensor *weight, double sign) {

@@ -165,8 +165,8 @@ static vt_tensor *act(vt_ctx *c, vt_act_kind a, vt_tensor *x) {
 static vt_tensor *attention(vt_ctx *c, const vt_vit *m, const vt_vit_block *k, vt_tensor *h) {
     const vt_vit_config *cfg = &m->cfg;
     int64_t B = h->shape[0], L = h->shape[1], D = cfg->width, H = cfg->heads, hd = D / H;
-    vt_tensor *qkv = vt_linear(c, h, k->qkv_w, k->qkv_b);
-    if (k->qkv_lora) qkv = vt_lora_apply(c, k->qkv_lora, h, qkv);
+    vt_tensor *qkv = k->qkv_lora ? vt_lora_forward(c, k->qkv_lora, h, k->qkv_w, k->qkv_b)
+                                 : vt_linear(c, h, k->qkv_w, k->qkv_b);
     vt_tensor *t = vt_permute(c, vt_reshape(c, qkv, VT_SHAPE(B, L, 3, H, hd)), (int[]){2, 0, 3, 1, 4});
     vt_tensor *q = vt_squeeze(c, vt_slice(c, t, 0, 0, 1, 1), 0);
     vt_tensor *kk = vt_squeeze(c, vt_slice(c, t, 0, 1, 2, 1), 0);

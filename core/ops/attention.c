@@ -145,7 +145,7 @@ vt_tensor *vt_sdpa(vt_ctx *c, vt_tensor *q, vt_tensor *k, vt_tensor *v, vt_tenso
     vt_node *n = vt_node_attach(c, out, OP, sdpa_backward, 4, ins);
     if (!n) return NULL;
     n->iattr[0] = is_causal;
-    n->fattr[0] = a.scale;
+    n->fattr[0] = scale; /* as given: fill_args resolves it again */
     for (int i = 0; i < 3; i++)
         if (vt_node_save(c, n, i, used[i]) != VT_OK) return NULL;
     if ((mask && vt_node_save(c, n, 3, mask) != VT_OK) || vt_node_save(c, n, 4, out) != VT_OK ||

@@ -49,9 +49,14 @@ static inline float unary_df(vt_unary_op op, float x, float y, float p0, float p
     case VT_UN_SIGMOID: return y * (1.0f - y);
     case VT_UN_RELU: return x > 0 ? 1.0f : 0.0f;
     case VT_UN_GELU: {
-        float cdf = 0.5f * (1.0f + vt_erff(x * 0.70710678118654752f));
-        float pdf = 0.39894228040143268f * vt_expf(-0.5f * x * x);
-        return cdf + x * pdf;
+        /* Φ(x) + x·φ(x); erf(x/√2) in the A&S form needs exp(-x²/2), the same exponential as φ */
+        float z = x * 0.70710678118654752f, az = z < 0 ? -z : z;
+        float t = 1.0f / (1.0f + 0.3275911f * az);
+        float p = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
+        float e = vt_expf(-0.5f * x * x);
+        float erf_abs = 1.0f - p * e;
+        float cdf = 0.5f * (1.0f + (z < 0 ? -erf_abs : erf_abs));
+        return cdf + x * 0.39894228040143268f * e;
     }
     case VT_UN_GELU_TANH: {
         float x2 = x * x;
@@ -100,12 +105,14 @@ static void cpu_unary(vt_ctx *c, vt_unary_op op, const float *x, float *y, int64
 #define UNARY_BWD_CASE(OP)                                                                          \
     case OP:                                                                                        \
         _Pragma("omp parallel for simd num_threads(nt) if (n > PAR_THRESHOLD)")             \
-        for (int64_t i = 0; i < n; i++) gx[i] = gy[i] * unary_df(OP, x ? x[i] : 0.0f, y ? y[i] : 0.0f, a, b); \
+        for (int64_t i = 0; i < n; i++) gx[i] = gy[i] * unary_df(OP, xs[i], ys[i], a, b);             \
         break;
 
 static void cpu_unary_backward(vt_ctx *c, vt_unary_op op, const float *x, const float *y, const float *gy, float *gx,
                                int64_t n, double p0, double p1) {
     const float a = (float)p0, b = (float)p1;
+    /* ops that need only one of x, y get gy in the other's place: a per-element NULL test stops vectorisation */
+    const float *xs = x ? x : gy, *ys = y ? y : gy;
     const int nt = vt_ctx_threads(c);
     switch (op) {
         UNARY_BWD_CASE(VT_UN_NEG) UNARY_BWD_CASE(VT_UN_EXP) UNARY_BWD_CASE(VT_UN_LOG) UNARY_BWD_CASE(VT_UN_SQRT)

@@ -31,4 +31,13 @@ def generate(out):
            [randn(2, 7, 5, seed=14), randn(2, 4, 7, seed=15)])
     g.case("linear", F.linear, [randn(2, 5, 7, seed=16), randn(3, 7, seed=17), randn(3, seed=18)])
     g.case("linear_nobias", F.linear, [randn(4, 7, seed=19), randn(6, 7, seed=20)])
+    def lora(x, w, b, aq, bq, av, bv):
+        xl = x * 0.5  # stands in for the adapter's dropout: a distinct input path
+        dq = (xl @ aq.T) @ bq.T * 2.0
+        dv = (xl @ av.T) @ bv.T * 2.0
+        return F.linear(x, w, b) + torch.cat([dq, torch.zeros_like(dq), dv], -1)
+
+    g.case("lora_linear", lora, [randn(2, 5, 6, seed=21), randn(12, 6, seed=22), randn(12, seed=23),
+                                 randn(3, 6, seed=24), randn(4, 3, seed=25), randn(3, 6, seed=26),
+                                 randn(4, 3, seed=27)])
     g.save(os.path.join(out, "core.safetensors"))

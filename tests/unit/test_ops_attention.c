@@ -86,6 +86,7 @@ START_TEST(rows_without_visible_keys_give_zeros) {
     vt_tensor *y0 = vt_sdpa(c, q, k0, k0, NULL, 0, false);
     ck_assert_msg(y0 != NULL, "%s", vt_ctx_error(c)->msg);
     for (int i = 0; i < 32; i++) ck_assert_float_eq(vt_f32(y0)[i], 0.0f);
+    ck_assert_int_eq(vt_backward_with(c, y0, vt_full(c, VT_F32, VT_SHAPE(1, 1, 4, 8), 1.0)), VT_OK);
     vt_tensor_release(q);
     vt_tensor_release(k);
     vt_tensor_release(v);

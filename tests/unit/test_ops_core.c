@@ -26,6 +26,11 @@ static vt_tensor *f_matmul_t(vt_ctx *c, vt_tensor **in, void *u) {
 }
 static vt_tensor *f_linear(vt_ctx *c, vt_tensor **in, void *u) { return vt_linear(c, in[0], in[1], in[2]); }
 
+static vt_tensor *f_lora(vt_ctx *c, vt_tensor **in, void *u) {
+    vt_tensor *A[3] = {in[3], NULL, in[5]}, *B[3] = {in[4], NULL, in[6]};
+    return vt_lora_linear(c, in[0], in[1], in[2], vt_mul_scalar(c, in[0], 0.5), 3, A, B, 2.0);
+}
+
 static const struct {
     const char *name;
     vt_test_fn fn;
@@ -36,7 +41,7 @@ static const struct {
     {"sum_02", f_sum_02},         {"mean_all", f_mean_all},       {"mean_12", f_mean_12},
     {"matmul_2d", f_matmul},      {"matmul_batched", f_matmul},   {"matmul_bcast", f_matmul},
     {"matmul_fold", f_matmul},    {"matmul_vec", f_matmul},       {"matmul_transposed", f_matmul_t},
-    {"linear", f_linear},         {"linear_nobias", f_linear},
+    {"linear", f_linear},         {"linear_nobias", f_linear},   {"lora_linear", f_lora},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
 
@@ -54,10 +59,10 @@ START_TEST(core_ops_gradcheck) {
     vt_golden *g = vt_golden_open("core.safetensors");
     for (size_t i = 0; i < N_CASES; i++) {
         char key[128];
-        vt_tensor *in[3] = {0};
+        vt_tensor *in[8] = {0};
         int n = 0;
         vt_scope_push(c);
-        for (; n < 3; n++) {
+        for (; n < 8; n++) {
             snprintf(key, sizeof key, "%s.in.%d", cases[i].name, n);
             vt_tensor *x = vt_golden_get(c, g, key);
             if (!x) break;

@@ -66,8 +66,9 @@ typedef struct vt_lora {
 
 vt_lora *vt_lora_create(vt_ctx *c, const vt_lora_config *cfg, int64_t in_features, int64_t out_features, vt_err *err);
 void vt_lora_destroy(vt_lora *l);
-/* Adds the adapter's output to y (the base layer's output for x). */
-vt_tensor *vt_lora_apply(vt_ctx *c, const vt_lora *l, vt_tensor *x, vt_tensor *y);
+/* The adapted layer's output for x: base weight and bias plus the adapter (dropout on its input in training
+ * mode), fused in one op; just the base layer once merged. */
+vt_tensor *vt_lora_forward(vt_ctx *c, const vt_lora *l, vt_tensor *x, vt_tensor *weight, vt_tensor *bias);
 /* Folds scaling·BA into weight [out, in] (and back). */
 vt_status vt_lora_merge(vt_ctx *c, vt_lora *l, vt_tensor *weight);
 vt_status vt_lora_unmerge(vt_ctx *c, vt_lora *l, vt_tensor *weight);

@@ -23,12 +23,20 @@ vt_node *vt_node_attach(vt_ctx *c, vt_tensor *out, const char *op, vt_backward_f
         vt_ctx_fail(c, VT_EINVAL, "%s: too many autograd inputs (%d)", op, n);
         return NULL;
     }
-    vt_node *node = calloc(1, sizeof *node);
+    /* nodes come from the context's pool: a training step records thousands of them */
+    vt_node *node = c->node_pool;
+    if (node) {
+        c->node_pool = node->next_free;
+        memset(node, 0, sizeof *node);
+    } else {
+        node = calloc(1, sizeof *node);
+    }
     if (!node) {
         vt_ctx_fail(c, VT_ENOMEM, "%s: out of memory recording the autograd graph", op);
         return NULL;
     }
     node->op = op;
+    node->ctx = c;
     node->backward = backward;
     node->seq = ++c->node_seq;
     node->n_inputs = n;
@@ -69,7 +77,8 @@ static void node_drop_refs(vt_node *n) {
 void vt_node_free(vt_node *n) {
     if (!n) return;
     node_drop_refs(n);
-    free(n);
+    n->next_free = n->ctx->node_pool;
+    n->ctx->node_pool = n;
 }
 
 /* ---- gradient accumulation ---- */

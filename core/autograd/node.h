@@ -36,6 +36,8 @@ struct vt_node {
     void *extra;                           /* op-owned, freed by free_extra */
     vt_node_free_fn free_extra;
     /* engine bookkeeping */
+    vt_ctx *ctx;                           /* owner: freed nodes return to its pool */
+    vt_node *next_free;
     vt_tensor *grad_acc;                   /* gradient flowing into the output during backward */
     int mark;
 };

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "autograd/node.h"
 #include "tensor/internal.h"
 
 vt_ctx *vt_ctx_create(const vt_ctx_options *opts) {
@@ -36,6 +37,11 @@ void vt_ctx_destroy(vt_ctx *c) {
         vt_tensor *next = (vt_tensor *)t->grad;
         free(t);
         t = next;
+    }
+    for (vt_node *n = c->node_pool; n;) {
+        vt_node *next = n->next_free;
+        free(n);
+        n = next;
     }
     for (vt_storage *s = c->storage_pool; s;) {
         vt_storage *next = s->next_free;

@@ -14,11 +14,6 @@
  *
  * The GEMMs are single-threaded OpenBLAS calls inside the OpenMP region (as matmul_cpu.c does for small
  * batched products); the softmax loops vectorise through vmath.h's vt_expf. */
-#if defined(__GNUC__) && !defined(__clang__)
-/* Under GCC's default -ftrapping-math the floorf in vt_expf stays a libm call and no exp loop vectorises
- * (clang does not trap by default). This file never inspects FP exception flags. */
-#pragma GCC optimize("no-trapping-math")
-#endif
 #include <cblas.h>
 #include <math.h>
 #include <string.h>

@@ -54,6 +54,7 @@ struct vt_ctx {
     /* pools of structs so a step does not malloc thousands of small objects */
     vt_tensor *tensor_pool;
     vt_storage *storage_pool;
+    vt_node *node_pool;
     bool profiling;
     vt_profile profile;
 };

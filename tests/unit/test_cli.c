@@ -207,7 +207,8 @@ START_TEST(test_config_prints_the_resolved_config) {
     write_file(base, "train:\n  lr: 0.1\n  steps: 10\n");
     write_file(exp, "_base_: base.yaml\ntrain:\n  steps: 20\n");
 
-    ck_assert_int_eq(RUN("config", exp, "--set", "train.lr=0.5", "-strain.warmup=3"), 0);
+    /* not an experiment (no backbone:): this checks resolution only */
+    ck_assert_int_eq(RUN("config", exp, "--no-check", "--set", "train.lr=0.5", "-strain.warmup=3"), 0);
     ASSERT_OUT_HAS("lr: 0.5");
     ASSERT_OUT_HAS("steps: 20");
     ASSERT_OUT_HAS("warmup: 3");
@@ -228,8 +229,58 @@ START_TEST(test_config_prints_the_resolved_config) {
 }
 END_TEST
 
+/* `visft config` validates the experiment (core schemas and, through -P, the plugins' specs) before it
+ * prints; --no-check prints anyway. */
+START_TEST(test_config_validates_the_experiment) {
+    setup_env();
+    char dir[] = "/tmp/vt_cli_exp_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char exp[256], loc[300];
+    snprintf(exp, sizeof exp, "%s/exp.yaml", dir);
+    const char *good = "backbone:\n  preset: tiny\n"
+                       "tasks:\n  det:\n    head: {plugin: fx_head, name: h}\n    dataset: {plugin: fx_data, name: d}\n"
+                       "stages:\n  - {kind: heads, iterations: 10}\n";
+    write_file(exp, good);
+    ck_assert_int_eq(RUN("config", exp, "-P", VISFT_FIXTURE_DIR "/good_a.so"), 0);
+    ASSERT_OUT_HAS("preset: tiny");
+    ASSERT_OUT_HAS("plugin: fx_head");
+    ck_assert_str_eq(last.err, "");
+
+    /* a plugin param of the wrong type, found through the fixture's spec */
+    ck_assert_int_eq(RUN("config", exp, "-P", VISFT_FIXTURE_DIR "/good_a.so", "--set", "tasks.det.head.n=abc"), 1);
+    ASSERT_ERR_HAS("visft: --set tasks.det.head.n=abc: tasks.det.head.n: expected int, got string 'abc'");
+    ck_assert_uint_eq(count_lines(last.err), 1);
+    ck_assert_str_eq(last.out, "");
+
+    /* a typo in a plugin name: one line with the place and a suggestion; --no-check prints it anyway */
+    write_file(exp, "backbone:\n  preset: tiny\n"
+                    "tasks:\n  det:\n    head: {plugin: fx_haed, name: h}\n    dataset: {plugin: fx_data, name: d}\n");
+    ck_assert_int_eq(RUN("config", exp, "-P", VISFT_FIXTURE_DIR "/good_a.so"), 1);
+    snprintf(loc, sizeof loc, "visft: %s:5:20: tasks.det.head.plugin: no head plugin 'fx_haed' (did you mean 'fx_head'?)\n",
+             exp);
+    ck_assert_str_eq(last.err, loc);
+    ck_assert_str_eq(last.out, "");
+    ck_assert_int_eq(RUN("config", exp, "--no-check"), 0);
+    ASSERT_OUT_HAS("plugin: fx_haed");
+    ck_assert_str_eq(last.err, "");
+
+    /* core schema errors need no plugins */
+    write_file(exp, "backbone:\n  preset: tiny\nstagse: []\n");
+    ck_assert_int_eq(RUN("config", exp), 1);
+    ASSERT_ERR_HAS("exp.yaml:3:1: unknown key 'stagse' at the top level (did you mean 'stages'?)");
+    ck_assert_uint_eq(count_lines(last.err), 1);
+    ck_assert_int_eq(RUN("config", exp, "--no-check"), 0);
+    ASSERT_OUT_HAS("stagse: []");
+    write_file(exp, "backbone:\n  preset: tiny\n");
+    ck_assert_int_eq(RUN("config", exp, "--set", "run.device=gpu"), 1);
+    ASSERT_ERR_HAS("--set run.device=gpu: run.device: 'gpu' is not a device (expected cpu or cuda:N)");
+    unlink(exp);
+    rmdir(dir);
+}
+END_TEST
+
 VT_TEST_MAIN("cli", test_help_lists_the_commands, test_every_command_help_matches_its_table,
              test_usage_errors_are_one_line_with_status_2, test_bare_visft_prints_help_to_stderr, test_version,
              test_plugins_lists_components_and_refusals, test_plugin_path_env_is_searched_after_the_option,
              test_describe_prints_every_parameter, test_describe_misses_fail_with_a_reason,
-             test_config_prints_the_resolved_config)
+             test_config_prints_the_resolved_config, test_config_validates_the_experiment)

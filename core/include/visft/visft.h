@@ -8,6 +8,7 @@
 #include "visft/context.h"
 #include "visft/dtype.h"
 #include "visft/error.h"
+#include "visft/experiment.h"
 #include "visft/json.h"
 #include "visft/nn.h"
 #include "visft/ops.h"

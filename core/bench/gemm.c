@@ -1,11 +1,11 @@
 /* `visft bench gemm`: GFLOP/s of visft's GEMM path (vt_linear / vt_matmul, with dispatch, allocation and the
  * operand layout logic) next to a bare cblas_sgemm on the same shapes — the shapes of a ViT-S/16 training
  * step at batch 8 (forward, input-gradient and weight-gradient products). */
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
+#include "backend/cpu/blas.h"
 #include "bench/bench.h"
 #include "visft/ops.h"
 
@@ -36,6 +36,7 @@ vt_status vt_bench_gemm(const vt_bench_opts *o, FILE *out, vt_err *err) {
     vt_ctx *c = vt_ctx_create(&co);
     if (!c) return vt_err_set(err, VT_ENOMEM, "bench gemm: out of memory");
     int threads = vt_ctx_threads(c);
+
     int R = o->batch * 197, D = 384, H = 1536;
     const shape shapes[] = {
         {"qkv fwd   x·Wᵀ", R, 3 * D, D, false, true},  {"proj fwd  x·Wᵀ", R, D, D, false, true},
@@ -44,8 +45,8 @@ vt_status vt_bench_gemm(const vt_bench_opts *o, FILE *out, vt_err *err) {
         {"fc1 dW    gᵀ·x", H, D, R, true, false},      {"qkv dW    gᵀ·x", 3 * D, D, R, true, false},
     };
     int ns = (int)(sizeof shapes / sizeof shapes[0]);
-    fprintf(out, "GEMM on ViT-S/16 step shapes (batch %d, %d threads), median of %d runs\n", o->batch, threads,
-            o->runs);
+    fprintf(out, "GEMM on ViT-S/16 step shapes (batch %d, %d threads, OpenBLAS %s kernels), median of %d runs\n",
+            o->batch, threads, vt_blas_core(), o->runs);
     fprintf(out, "%-16s %6s %6s %6s %12s %12s %7s\n", "product", "M", "N", "K", "visft GF/s", "OpenBLAS GF/s",
             "ratio");
     double sum_v = 0, sum_b = 0;
@@ -71,10 +72,10 @@ vt_status vt_bench_gemm(const vt_bench_opts *o, FILE *out, vt_err *err) {
             vt_tensor *y = vt_matmul(c, a, b);
             double t1 = vt_now();
             vt_scope_pop(c);
-            openblas_set_num_threads(threads);
+            vt_blas_threads(threads);
             double t2 = vt_now();
-            cblas_sgemm(CblasRowMajor, sh->ta ? CblasTrans : CblasNoTrans, sh->tb ? CblasTrans : CblasNoTrans, sh->M,
-                        sh->N, sh->K, 1.0f, vt_f32(A), (int)ac, vt_f32(B), (int)bc, 0.0f, vt_f32(C), sh->N);
+            vt_blas_sgemm(sh->ta, sh->tb, sh->M, sh->N, sh->K, 1.0f, vt_f32(A), (int)ac, vt_f32(B), (int)bc, 0.0f,
+                          vt_f32(C), sh->N);
             double t3 = vt_now();
             if (!y) {
                 vt_err_set(err, VT_EINVAL, "bench gemm: %s", vt_ctx_error(c)->msg);

@@ -6,11 +6,11 @@
  * Reports the median step of --runs timed steps: img/s, achieved GFLOP/s (full = 3× forward FLOPs,
  * lora = 2× forward: no weight-gradient GEMMs), peak RSS, and the GEMM throughput measured inside a profiled
  * step next to bare OpenBLAS on the step's main shapes (the GEMM-efficiency target). */
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/blas.h"
 #include "bench/bench.h"
 #include "visft/nn.h"
 #include "visft/ops.h"
@@ -40,7 +40,7 @@ static double openblas_reference_gflops(vt_ctx *c, const vt_vit_config *cfg, int
     int D = cfg->width, H = cfg->mlp_hidden;
     const int shapes[][3] = {{R, 3 * D, D}, {R, D, D}, {R, H, D}, {R, D, H}};
     double flops = 0, secs = 0;
-    openblas_set_num_threads(threads);
+    vt_blas_threads(threads);
     for (int s = 0; s < 4; s++) {
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
         float *A = calloc((size_t)M * K, 4), *B = calloc((size_t)N * K, 4), *C = calloc((size_t)M * N, 4);
@@ -50,7 +50,7 @@ static double openblas_reference_gflops(vt_ctx *c, const vt_vit_config *cfg, int
         }
         for (int r = 0; r < 4; r++) {
             double t0 = vt_now();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, B, K, 0.0f, C, N);
+            vt_blas_sgemm(false, true, M, N, K, 1.0f, A, K, B, K, 0.0f, C, N);
             if (r > 0) secs += vt_now() - t0, flops += 2.0 * M * N * (double)K;
         }
         free(A), free(B), free(C);

@@ -14,11 +14,11 @@
  *
  * The GEMMs are single-threaded OpenBLAS calls inside the OpenMP region (as matmul_cpu.c does for small
  * batched products); the softmax loops vectorise through vmath.h's vt_expf. */
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
 #include "backend/cpu/vmath.h"
+#include "backend/cpu/blas.h"
 #include "ops/attention_kernels.h"
 #include "ops/reduce_row.h"
 
@@ -31,14 +31,11 @@
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* OpenBLAS's thread count is process-wide: set it before (never inside) the parallel region. */
-static void blas_single_thread(void) {
-    if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
-}
+static void blas_single_thread(void) { vt_blas_threads(1); }
 
 static inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                         const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K,
-                alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+    vt_blas_sgemm(ta, tb, (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
 
 static inline const float *q_row(const vt_sdpa_args *a, int64_t bh, int64_t i) {

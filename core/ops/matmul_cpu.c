@@ -1,13 +1,8 @@
 /* CPU GEMM through OpenBLAS. Small batched products (attention-sized) are spread over threads with one
  * single-threaded GEMM each; large ones let OpenBLAS thread inside the GEMM. */
-#include <cblas.h>
 
+#include "backend/cpu/blas.h"
 #include "ops/matmul_kernels.h"
-
-/* OpenBLAS's own thread count is process-wide; setting it only when it changes keeps the call cheap. */
-static void blas_threads(int n) {
-    if (openblas_get_num_threads() != n) openblas_set_num_threads(n);
-}
 
 static void gemm_batched(vt_ctx *c, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                          int64_t lda, int64_t stride_a, const float *B, int64_t ldb, int64_t stride_b, float beta,
@@ -15,18 +10,16 @@ static void gemm_batched(vt_ctx *c, bool ta, bool tb, int64_t M, int64_t N, int6
     int nt = vt_ctx_threads(c);
     double flops = 2.0 * (double)M * (double)N * (double)K;
     if (batch > 1 && flops < 4e6 && nt > 1) {
-        blas_threads(1);
+        vt_blas_threads(1);
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (int64_t b = 0; b < batch; b++)
-            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
-                        (int)K, alpha, A + b * stride_a, (int)lda, B + b * stride_b, (int)ldb, beta, C + b * stride_c,
+            vt_blas_sgemm(ta, tb, (int)M, (int)N, (int)K, alpha, A + b * stride_a, (int)lda, B + b * stride_b, (int)ldb, beta, C + b * stride_c,
                         (int)ldc);
         return;
     }
-    blas_threads(flops < 2e5 ? 1 : nt);
+    vt_blas_threads(flops < 2e5 ? 1 : nt);
     for (int64_t b = 0; b < batch; b++)
-        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
-                    (int)K, alpha, A + b * stride_a, (int)lda, B + b * stride_b, (int)ldb, beta, C + b * stride_c,
+        vt_blas_sgemm(ta, tb, (int)M, (int)N, (int)K, alpha, A + b * stride_a, (int)lda, B + b * stride_b, (int)ldb, beta, C + b * stride_c,
                     (int)ldc);
 }
 

@@ -5,20 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cfg_test.h"
 #include "visft/config.h"
-
-#define FIXTURE(name) VISFT_TEST_DATA_DIR "/config/" name
-
-#define ck_msg_has(err, s) \
-    ck_assert_msg(strstr((err).msg, (s)) != NULL, "message \"%s\" lacks \"%s\"", (err).msg, (s))
-
-static vt_cfg *load_ok(const char *path) {
-    vt_err err = {0};
-    vt_cfg *cfg = NULL;
-    vt_status st = vt_cfg_load_file(path, &cfg, &err);
-    ck_assert_msg(st == VT_OK, "load %s: %s", path, err.msg);
-    return cfg;
-}
 
 static bool has_key_anywhere(const vt_cfg_node *n, const char *key) {
     for (size_t i = 0; i < vt_cfg_len(n); i++) {

@@ -5,17 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cfg_test.h"
 #include "visft/config.h"
-
-#define FIXTURE(name) VISFT_TEST_DATA_DIR "/config/" name
-
-static vt_cfg *load_ok(const char *path) {
-    vt_err err = {0};
-    vt_cfg *cfg = NULL;
-    vt_status st = vt_cfg_load_file(path, &cfg, &err);
-    ck_assert_msg(st == VT_OK, "load %s: %s", path, err.msg);
-    return cfg;
-}
 
 static char *emit_ok(const vt_cfg *cfg) {
     vt_err err = {0};

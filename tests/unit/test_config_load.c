@@ -6,20 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfg_test.h"
 #include "visft/config.h"
-
-#define FIXTURE(name) VISFT_TEST_DATA_DIR "/config/" name
-
-#define ck_msg_has(err, s) \
-    ck_assert_msg(strstr((err).msg, (s)) != NULL, "message \"%s\" lacks \"%s\"", (err).msg, (s))
-
-static vt_cfg *load_ok(const char *path) {
-    vt_err err = {0};
-    vt_cfg *cfg = NULL;
-    vt_status st = vt_cfg_load_file(path, &cfg, &err);
-    ck_assert_msg(st == VT_OK, "load %s: %s", path, err.msg);
-    return cfg;
-}
 
 static vt_cfg *str_ok(const char *text) {
     vt_err err = {0};

@@ -13,9 +13,11 @@ typedef struct vt_bench_opts {
     int runs;    /* timed repetitions; the median is reported */
     int warmup;
     int batch;
-    const char *model; /* "vit-s-16" | "tiny" */
-    const char *mode;  /* vit: "full" | "lora" | "both" */
+    const char *model; /* a vt_vit_preset name ("vit-s-16", "eva01-g-14", "tiny", ...) */
+    const char *mode;  /* vit: "full" | "lora" | "both" | "infer" */
     bool json;         /* also print one JSON object per result line to out */
+    bool grad_checkpoint; /* vit: recompute blocks in backward */
+    int image_size;       /* vit: 0 = the preset's */
 } vt_bench_opts;
 
 vt_status vt_bench_gemm(const vt_bench_opts *o, FILE *out, vt_err *err);

@@ -6,8 +6,8 @@
 #include "cli/commands.h"
 
 typedef struct bench_args {
-    const char *threads, *runs, *warmup, *batch, *model, *mode;
-    bool json;
+    const char *threads, *runs, *warmup, *batch, *model, *mode, *image_size;
+    bool json, grad_checkpoint;
 } bench_args;
 
 /* Parses a positive integer option; false + message when malformed. */
@@ -31,11 +31,13 @@ static int bench_parse(const vt_cli_io *io, const bench_args *a, vt_bench_opts *
     if (!int_opt(io, "threads", a->threads, 0, 0, 1024, &o->threads) ||
         !int_opt(io, "runs", a->runs, dflt_runs, 1, 64, &o->runs) ||
         !int_opt(io, "warmup", a->warmup, 1, 0, 64, &o->warmup) ||
-        !int_opt(io, "batch", a->batch, dflt_batch, 1, 4096, &o->batch))
+        !int_opt(io, "batch", a->batch, dflt_batch, 1, 4096, &o->batch) ||
+        !int_opt(io, "image-size", a->image_size, 0, 1, 4096, &o->image_size))
         return VT_CLI_USAGE;
     o->model = a->model ? a->model : "vit-s-16";
     o->mode = a->mode ? a->mode : "both";
     o->json = a->json;
+    o->grad_checkpoint = a->grad_checkpoint;
     return VT_CLI_OK;
 }
 
@@ -65,9 +67,13 @@ static int vit_run(const vt_cli_io *io, void *vargs) {
 static const vt_cli_option gemm_options[] = {COMMON_OPTIONS, {0}};
 static const vt_cli_option vit_options[] = {
     COMMON_OPTIONS,
-    {"model", 'm', VT_CLI_STRING, offsetof(bench_args, model), "NAME", "vit-s-16 (default) or tiny"},
+    {"model", 'm', VT_CLI_STRING, offsetof(bench_args, model), "NAME",
+     "a ViT preset: vit-s-16 (default), tiny, eva01-g-14, eva02-e-14, openclip-vit-b-16, openclip-vit-l-14"},
     {"mode", 0, VT_CLI_STRING, offsetof(bench_args, mode), "MODE",
-     "full (train every weight), lora (frozen backbone, LoRA r64 on q,v) or both (default)"},
+     "full (train every weight), lora (frozen backbone, LoRA r64 on q,v), both (default) or infer (forward only)"},
+    {"image-size", 0, VT_CLI_STRING, offsetof(bench_args, image_size), "PX", "input size (the preset's)"},
+    {"grad-checkpoint", 0, VT_CLI_FLAG, offsetof(bench_args, grad_checkpoint), NULL,
+     "recompute each block in backward (less activation memory)"},
     {0},
 };
 
@@ -85,7 +91,8 @@ static const vt_cli_command bench_vit_cmd = {
     .options = vit_options,
     .args_size = sizeof(bench_args),
     .run = vit_run,
-    .epilog = "bench/torch_vit.py runs the same steps in PyTorch and prints the ratios.",
+    .epilog = "bench/torch_vit.py runs the same steps in PyTorch and prints the ratios; bench/torch_eva.py times "
+              "timm's Eva against --mode infer.",
 };
 
 static const vt_cli_command *const bench_subcommands[] = {&bench_gemm_cmd, &bench_vit_cmd, NULL};

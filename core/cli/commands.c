@@ -12,6 +12,9 @@ static const vt_cli_command *const commands[] = {
     &vt_cmd_plugins,
     &vt_cmd_config,
     &vt_cmd_bench,
+    &vt_cmd_convert,
+    &vt_cmd_export,
+    &vt_cmd_data,
     NULL,
 };
 

@@ -5,11 +5,14 @@
 #include "visft/autograd.h"
 #include "visft/batch.h"
 #include "visft/config.h"
+#include "visft/coco_mask.h"
 #include "visft/context.h"
+#include "visft/data.h"
 #include "visft/dtype.h"
 #include "visft/error.h"
 #include "visft/experiment.h"
 #include "visft/json.h"
+#include "visft/loader.h"
 #include "visft/nn.h"
 #include "visft/ops.h"
 #include "visft/optim.h"
@@ -19,5 +22,6 @@
 #include "visft/rng.h"
 #include "visft/safetensors.h"
 #include "visft/tensor.h"
+#include "visft/text.h"
 
 #endif

@@ -1,0 +1,41 @@
+/* Shared between coco_json.c (scanning, batching) and coco_json_items.c (turning parsed elements into
+ * vt_coco arrays). */
+#ifndef VISFT_DATA_COCO_JSON_INTERNAL_H
+#define VISFT_DATA_COCO_JSON_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "coco_json.h"
+#include "visft/json.h"
+
+typedef struct coco_builder {
+    vt_coco *c;
+    const char *name, *text;
+    size_t len, dropped;
+    bool mapped;
+    vt_coco_policy policy;
+    vt_err *err;
+    /* growth capacities of c's arrays, and per-annotation raw ids resolved at the end */
+    size_t cap_images, cap_anns, cap_cats, cap_caps, cap_strings, cap_lens, n_lens, cap_fixed, n_fixed,
+        cap_coords, n_coords, cap_counts, n_counts;
+    int64_t *ann_image, *ann_cat; /* raw ids per annotation */
+    size_t *ann_off;              /* byte offset per annotation */
+    int64_t *cap_image;           /* raw image id per caption */
+    size_t *cap_off;
+    size_t *img_off;
+} coco_builder;
+
+vt_status coco_builder_init(coco_builder *b);
+void coco_builder_free(coco_builder *b);
+vt_status coco_add_image(coco_builder *b, const vt_json *v, size_t off);
+vt_status coco_add_annotation(coco_builder *b, const vt_json *v, size_t off);
+vt_status coco_add_category(coco_builder *b, const vt_json *v, size_t off);
+/* Resolves ids, drops invalid entries, groups annotations and captions by image. */
+vt_status coco_finish(coco_builder *b);
+
+/* Counts a skipped entry (VT_COCO_SKIP; returns VT_OK) or fails with the message (VT_COCO_FAIL). */
+vt_status coco_bad(coco_builder *b, vt_coco_bad kind, size_t off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void coco_line_col(const coco_builder *b, size_t off, size_t *line, size_t *col);
+
+#endif

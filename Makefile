@@ -10,6 +10,7 @@ all: build
 
 setup:
 	@scripts/setup.sh --quiet
+	@scripts/setup_refs.sh --quiet
 
 build: setup
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "bench/loader.h"
 #include "cli/commands.h"
 
 typedef struct bench_args {
@@ -95,10 +96,52 @@ static const vt_cli_command bench_vit_cmd = {
               "timm's Eva against --mode infer.",
 };
 
-static const vt_cli_command *const bench_subcommands[] = {&bench_gemm_cmd, &bench_vit_cmd, NULL};
+/* ---- bench loader (core/bench/loader.c) ---- */
+typedef struct loader_args {
+    const char *dir, *count, *workers, *batch, *runs, *warmup;
+    bool json;
+} loader_args;
+
+static int loader_run(const vt_cli_io *io, void *vargs) {
+    loader_args *a = vargs;
+    vt_bench_loader_opts o = {.dir = a->dir, .json = a->json};
+    if (!int_opt(io, "count", a->count, 200, 1, 100000, &o.count) ||
+        !int_opt(io, "workers", a->workers, 1, 0, 256, &o.workers) ||
+        !int_opt(io, "batch", a->batch, 32, 1, 4096, &o.batch) || !int_opt(io, "runs", a->runs, 3, 1, 64, &o.runs) ||
+        !int_opt(io, "warmup", a->warmup, 1, 0, 64, &o.warmup))
+        return VT_CLI_USAGE;
+    vt_err err = {0};
+    return vt_bench_loader(&o, io->out, &err) == VT_OK ? VT_CLI_OK : vt_cli_fail(io, "%s", err.msg);
+}
+
+static const vt_cli_option loader_options[] = {
+    {"dir", 'd', VT_CLI_STRING, offsetof(loader_args, dir), "DIR",
+     "JPEGs to read; a missing or empty DIR is filled with generated ones (default: a temporary dir)"},
+    {"count", 'n', VT_CLI_STRING, offsetof(loader_args, count), "N", "JPEGs to generate (200)"},
+    {"workers", 'w', VT_CLI_STRING, offsetof(loader_args, workers), "N",
+     "loader threads; 0 = the calling thread (1)"},
+    {"threads", 't', VT_CLI_STRING, offsetof(loader_args, workers), "N", "same as --workers"},
+    {"batch", 'b', VT_CLI_STRING, offsetof(loader_args, batch), "N", "batch size (32)"},
+    {"runs", 'r', VT_CLI_STRING, offsetof(loader_args, runs), "N", "timed epochs; the median is reported (3)"},
+    {"warmup", 0, VT_CLI_STRING, offsetof(loader_args, warmup), "N", "untimed epochs first (1)"},
+    {"json", 0, VT_CLI_FLAG, offsetof(loader_args, json), NULL, "also print one JSON line"},
+    {0},
+};
+
+static const vt_cli_command bench_loader_cmd = {
+    .name = "loader",
+    .summary = "data pipeline images/s (JPEG decode, resize, flip, crop, normalize, collate)",
+    .options = loader_options,
+    .args_size = sizeof(loader_args),
+    .run = loader_run,
+    .epilog = "bench/loader_torch.py runs the same pipeline in PIL + torchvision on the same files and prints "
+              "the ratio.",
+};
+
+static const vt_cli_command *const bench_subcommands[] = {&bench_gemm_cmd, &bench_vit_cmd, &bench_loader_cmd, NULL};
 
 const vt_cli_command vt_cmd_bench = {
     .name = "bench",
-    .summary = "throughput benchmarks (gemm, vit)",
+    .summary = "throughput benchmarks (gemm, vit, loader)",
     .subcommands = bench_subcommands,
 };

@@ -14,6 +14,7 @@ static const vt_cli_command *const commands[] = {
     &vt_cmd_bench,
     &vt_cmd_convert,
     &vt_cmd_export,
+    &vt_cmd_features,
     &vt_cmd_data,
     NULL,
 };

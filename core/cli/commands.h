@@ -17,6 +17,7 @@ extern const vt_cli_command vt_cmd_config;
 extern const vt_cli_command vt_cmd_bench;
 extern const vt_cli_command vt_cmd_convert;
 extern const vt_cli_command vt_cmd_export;
+extern const vt_cli_command vt_cmd_features;
 extern const vt_cli_command vt_cmd_data;
 
 /* The option every command that loads plugins offers: -P/--plugin-path DIR, stored in a vt_cli_strings

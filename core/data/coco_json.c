@@ -3,10 +3,11 @@
  * Why batches: the DOM of a whole instances file is ~2.5x its size (16-byte nodes for 6-byte numbers).
  * Instead the top-level object is walked with a small structural scanner (strings, brackets; no values),
  * and each large array ("images", "annotations", "categories") is cut into runs of elements of about
- * BATCH_BYTES that are parsed by vt_json_parse one at a time and converted (coco_json_items.c) before the
- * next. The scanner never judges JSON validity: whenever it or a batch parse finds something wrong, the
- * whole file is parsed once more with vt_json_parse, whose message (line, column, byte) is the one
- * reported. File pages already converted are dropped from memory as the scan moves on. */
+ * BATCH_BYTES, each parsed by vt_json_parse and converted (coco_json_items.c, on a second thread, in file
+ * order) while the next one is scanned and parsed; at most two batch DOMs exist at a time. The scanner
+ * never judges JSON validity: whenever it or a batch parse finds something wrong, the whole file is parsed
+ * once more with vt_json_parse, whose message (line, column, byte) is the one reported. File pages already
+ * converted are dropped from memory as the scan moves on. */
 #include "coco_json_internal.h"
 
 #include <errno.h>

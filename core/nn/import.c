@@ -347,10 +347,16 @@ vt_status vt_ckpt_load(vt_ctx *c, const vt_tensor_list *params, const char *path
             memset(vt_f32(params->items[i].tensor), 0, vt_nbytes(params->items[i].tensor));
         if (s1 != VT_OK) {
 #pragma omp critical(vt_ckpt_load_err)
-            if (!failed) {
-                failed = 1;
-                st = s1;
-                if (err) *err = e1;
+            {
+                int already;
+#pragma omp atomic read
+                already = failed;
+                if (!already) {
+                    st = s1;
+                    if (err) *err = e1;
+#pragma omp atomic write
+                    failed = 1;
+                }
             }
         }
     }

@@ -6,7 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "golden.h"
+#include "visft/data.h"
 #include "visft/checkpoint.h"
 #include "vt_test.h"
 
@@ -374,7 +376,65 @@ START_TEST(test_peft_adapter_is_the_same_update) {
 }
 END_TEST
 
-VT_TEST_MAIN("checkpoint", test_peft_adapter_is_the_same_update, test_detects_each_format, test_open_clip_import_converts_layouts,
+static int cli(const char *line) {
+    char buf[2048], *argv[32];
+    int argc = 0;
+    snprintf(buf, sizeof buf, "%s", line);
+    for (char *t = strtok(buf, " "); t && argc < 31; t = strtok(NULL, " ")) argv[argc++] = t;
+    argv[argc] = NULL;
+    FILE *out = tmpfile(), *err = tmpfile();
+    int rc = vt_cli_main(argc, argv, out, err);
+    fclose(out);
+    fclose(err);
+    return rc;
+}
+
+/* convert -> export -> convert back is exact; features writes one embedding per image. */
+START_TEST(test_cli_convert_export_features) {
+    vt_ctx *c = vt_test_ctx();
+    vt_err err = {0};
+    vt_vit_config cfg;
+    ck_assert_int_eq(vt_vit_preset("tiny", &cfg, &err), VT_OK);
+    vt_vit *m = make(c, cfg);
+    char eva[512], vt[512], back[512], png[512], feats[512], line[4096];
+    tmp_path(eva, sizeof eva, "cli_eva.safetensors");
+    tmp_path(vt, sizeof vt, "cli_vt.safetensors");
+    tmp_path(back, sizeof back, "cli_back.safetensors");
+    tmp_path(png, sizeof png, "cli.png");
+    tmp_path(feats, sizeof feats, "cli_feats.safetensors");
+    vt_f32(m->pos_embed)[5] = 0.25f;
+    ck_assert_int_eq(vt_ckpt_export(&m->params, VT_CKPT_EVA_CLIP, eva, &err), VT_OK);
+    snprintf(line, sizeof line, "visft convert %s --backbone tiny --out %s", eva, vt);
+    ck_assert_int_eq(cli(line), 0);
+    snprintf(line, sizeof line, "visft export --backbone tiny --checkpoint %s --format eva_clip --out %s", vt, back);
+    ck_assert_int_eq(cli(line), 0);
+    assert_files_equal_on(eva, back, "", m->params.n + 2); /* each qkv.bias is q_bias + v_bias there */
+    snprintf(line, sizeof line, "visft convert %s --backbone vit-s-16 --out %s", eva, vt);
+    ck_assert_int_eq(cli(line), 1); /* mismatch report, nothing written over */
+    snprintf(line, sizeof line, "visft export --backbone tiny --checkpoint %s --format timm --out %s", vt, back);
+    ck_assert_int_eq(cli(line), 1);
+    vt_image img = {0};
+    ck_assert_int_eq(vt_image_alloc(&img, 40, 30, &err), VT_OK);
+    for (size_t i = 0; i < img.stride * 30; i++) img.data[i] = (uint8_t)(i * 7);
+    ck_assert_int_eq(vt_image_save_png(&img, png, &err), VT_OK);
+    vt_image_free(&img);
+    snprintf(line, sizeof line, "visft features --backbone tiny --checkpoint %s --image %s --image %s --feature-map --out %s",
+             vt, png, png, feats);
+    ck_assert_int_eq(cli(line), 0);
+    vt_st_file *f = NULL;
+    ck_assert_int_eq(vt_st_open(feats, &f, &err), VT_OK);
+    const vt_st_tensor *e = vt_st_find(f, "embedding"), *fm = vt_st_find(f, "features");
+    ck_assert(e && e->shape[0] == 2 && e->shape[1] == 64 && fm && fm->shape[1] == 64 && fm->shape[2] == 4);
+    const float *ev = e->data;
+    for (int i = 0; i < 64; i++) ck_assert_float_eq(ev[i], ev[64 + i]); /* same image, same embedding */
+    vt_st_close(f);
+    remove(eva), remove(vt), remove(back), remove(png), remove(feats);
+    vt_vit_destroy(m);
+    vt_ctx_destroy(c);
+}
+END_TEST
+
+VT_TEST_MAIN("checkpoint", test_cli_convert_export_features, test_peft_adapter_is_the_same_update, test_detects_each_format, test_open_clip_import_converts_layouts,
              test_open_clip_round_trip_is_exact, test_eva_clip_import_and_round_trip,
              test_eva_biases_fill_a_full_qkv_bias, test_open_clip_export_refuses_a_patch_bias,
              test_lavis_has_no_final_norm_on_purpose, test_mismatch_report_lists_everything,

@@ -22,7 +22,15 @@ typedef struct vt_batch {
     struct vt_tensor *images;   /* [B, C, H, W] f32, normalised */
     struct vt_tensor *pad_mask; /* [B, H, W] u8, 1 = padding; NULL when no image is padded */
     vt_named_tensors targets;   /* task targets by name */
+    /* Appended (read only when struct_size covers them: VT_BATCH_HAS_CAPTIONS). Captions in sample order;
+     * caption_image[i] is the batch index of caption i's image. NULL / 0 when the batch has none. */
+    const char *const *captions;
+    const int64_t *caption_image;
+    size_t n_captions;
 } vt_batch;
+
+/* Whether b was built by a host that knows the caption fields. */
+#define VT_BATCH_HAS_CAPTIONS(b) ((b)->struct_size >= offsetof(vt_batch, n_captions) + sizeof(size_t))
 
 /* The target called name, or NULL. */
 static inline struct vt_tensor *vt_batch_target(const vt_batch *b, const char *name) {

@@ -17,6 +17,7 @@
 #include "visft/ops.h"
 #include "visft/optim.h"
 #include "visft/params.h"
+#include "visft/pipeline.h"
 #include "visft/plugin.h"
 #include "visft/registry.h"
 #include "visft/rng.h"

@@ -37,7 +37,7 @@ static void map_targets(vt_sample *s, double ax, double bx, double ay, double by
     }
 }
 
-vt_status vt_sample_resize(vt_sample *s, int32_t out_w, int32_t out_h, vt_interp interp, vt_err *err) {
+vt_status vt_sample_resize(vt_sample *s, int32_t out_w, int32_t out_h, vt_image_filter interp, vt_err *err) {
     int32_t vw = s->valid_width, vh = s->valid_height;
     if (vw == out_w && vh == out_h && s->image.width == vw && s->image.height == vh) return VT_OK;
     vt_image dst = {0};
@@ -48,12 +48,16 @@ vt_status vt_sample_resize(vt_sample *s, int32_t out_w, int32_t out_h, vt_interp
     }
     swap_images(&s->image, &dst);
     vt_image_free(&dst);
-    double fx = (double)out_w / vw, fy = (double)out_h / vh;
+    vt_sample_resize_targets(s, out_w, out_h);
+    return VT_OK;
+}
+
+void vt_sample_resize_targets(vt_sample *s, int32_t out_w, int32_t out_h) {
+    double fx = (double)out_w / s->valid_width, fy = (double)out_h / s->valid_height;
     map_targets(s, fx, 0, fy, 0);
     for (size_t i = 0; i < s->n_instances; i++) s->instances[i].area = (float)(s->instances[i].area * fx * fy);
     s->valid_width = out_w;
     s->valid_height = out_h;
-    return VT_OK;
 }
 
 void vt_sample_hflip(vt_sample *s) {
@@ -67,8 +71,10 @@ void vt_sample_hflip(vt_sample *s) {
                 row[3 * b + c] = t;
             }
     }
-    map_targets(s, -1.0, w, 1.0, 0);
+    vt_sample_hflip_targets(s);
 }
+
+void vt_sample_hflip_targets(vt_sample *s) { map_targets(s, -1.0, s->valid_width, 1.0, 0); }
 
 /* Removes instance i, keeping its buffers for reuse at the end of the array. */
 static void drop_instance(vt_sample *s, size_t i) {
@@ -95,6 +101,11 @@ vt_status vt_sample_crop(vt_sample *s, int32_t x0, int32_t y0, int32_t w, int32_
     }
     swap_images(&s->image, &dst);
     vt_image_free(&dst);
+    vt_sample_crop_targets(s, x0, y0, w, h);
+    return VT_OK;
+}
+
+void vt_sample_crop_targets(vt_sample *s, int32_t x0, int32_t y0, int32_t w, int32_t h) {
     map_targets(s, 1.0, -x0, 1.0, -y0);
     /* DETR: clip boxes to the crop, area = clipped box area, drop boxes left empty. */
     for (size_t i = 0; i < s->n_instances;) {
@@ -112,7 +123,6 @@ vt_status vt_sample_crop(vt_sample *s, int32_t x0, int32_t y0, int32_t w, int32_
     }
     s->valid_width = w;
     s->valid_height = h;
-    return VT_OK;
 }
 
 vt_status vt_sample_pad(vt_sample *s, int32_t w, int32_t h, vt_err *err) {

@@ -4,22 +4,32 @@
 
 #include "visft/data.h"
 
-typedef enum vt_interp { VT_INTERP_BILINEAR = 0, VT_INTERP_BICUBIC = 1 } vt_interp;
+typedef enum vt_image_filter { VT_FILTER_BILINEAR = 0, VT_FILTER_BICUBIC = 1 } vt_image_filter;
 
 /* Resizes the top-left src_w x src_h region of src into dst (out_w x out_h), exactly as Pillow's
  * Image.resize (antialiased separable convolution, 22-bit fixed point). dst must not alias src. */
 vt_status vt_image_resample(const vt_image *src, int32_t src_w, int32_t src_h, vt_image *dst, int32_t out_w,
-                            int32_t out_h, vt_interp interp, vt_err *err);
+                            int32_t out_h, vt_image_filter interp, vt_err *err);
+/* The window [wx, wx + ww) x [wy, wy + wh) of that resize (mirrored left-right when flip), computing only the
+ * window's pixels: identical to resizing, flipping and cropping in full. */
+vt_status vt_image_resample_window(const vt_image *src, int32_t src_w, int32_t src_h, vt_image *dst, int32_t out_w,
+                                   int32_t out_h, int32_t wx, int32_t wy, int32_t ww, int32_t wh, bool flip,
+                                   vt_image_filter interp, vt_err *err);
 
 /* Geometry of a sample (image, boxes, masks) — transform_geom.c. */
 /* Resizes the valid region to out_w x out_h and scales every target. */
-vt_status vt_sample_resize(vt_sample *s, int32_t out_w, int32_t out_h, vt_interp interp, vt_err *err);
+vt_status vt_sample_resize(vt_sample *s, int32_t out_w, int32_t out_h, vt_image_filter interp, vt_err *err);
 /* Mirrors the valid region left-right with its targets. */
 void vt_sample_hflip(vt_sample *s);
 /* Crops the region [x0, x0 + w) x [y0, y0 + h) of the valid region (parts outside read as 0), clips boxes
  * and drops instances left empty. The result is w x h, all valid. */
 vt_status vt_sample_crop(vt_sample *s, int32_t x0, int32_t y0, int32_t w, int32_t h, vt_err *err);
 /* Pads bottom/right with zeros to w x h (>= the current size); the valid region stays. */
+/* The target half of resize / hflip / crop (boxes, masks, areas, valid size), for callers that move the
+ * pixels themselves (the transform runner defers them into one windowed resample). */
+void vt_sample_resize_targets(vt_sample *s, int32_t out_w, int32_t out_h);
+void vt_sample_hflip_targets(vt_sample *s);
+void vt_sample_crop_targets(vt_sample *s, int32_t x0, int32_t y0, int32_t w, int32_t h);
 vt_status vt_sample_pad(vt_sample *s, int32_t w, int32_t h, vt_err *err);
 
 
@@ -52,7 +62,7 @@ struct vt_op {
     int32_t size_h, size_w;/* fixed size (RESIZE with size, CENTER_CROP, LSJ, PAD); 0 when unused */
     int32_t crop_min, crop_max;
     double p, min_scale, max_scale;
-    vt_interp interp;
+    vt_image_filter interp;
     vt_op_list a, b;       /* SELECT branches */
 };
 

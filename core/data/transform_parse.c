@@ -86,14 +86,14 @@ static vt_status get_size(const vt_cfg_node *map, const char *key, int32_t *h, i
     return VT_OK;
 }
 
-static vt_status get_interp(const vt_cfg_node *map, vt_interp *out, vt_err *err) {
+static vt_status get_interp(const vt_cfg_node *map, vt_image_filter *out, vt_err *err) {
     const vt_cfg_node *n = vt_cfg_child(map, "interp");
     if (!n) return VT_OK;
     const char *s;
     vt_status st = vt_cfg_as_string(n, &s, err);
     if (st) return st;
-    if (strcmp(s, "bilinear") == 0) *out = VT_INTERP_BILINEAR;
-    else if (strcmp(s, "bicubic") == 0) *out = VT_INTERP_BICUBIC;
+    if (strcmp(s, "bilinear") == 0) *out = VT_FILTER_BILINEAR;
+    else if (strcmp(s, "bicubic") == 0) *out = VT_FILTER_BICUBIC;
     else return fail(n, err, "expected bilinear or bicubic, got ", s);
     return VT_OK;
 }
@@ -145,7 +145,7 @@ static vt_status parse_op(vt_op *op, const char *name, const vt_cfg_node *args, 
     vt_status st = VT_OK;
     op->id = (*next_id)++;
     op->p = 0.5;
-    op->interp = VT_INTERP_BILINEAR;
+    op->interp = VT_FILTER_BILINEAR;
 #define KEYS(list) \
     if (args && (st = check_keys(args, list, sizeof list / sizeof list[0], err))) return st
     if (strcmp(name, "resize") == 0) {

@@ -30,10 +30,10 @@ typedef struct coeffs {
     int32_t *kk; /* out * ksize fixed-point weights */
 } coeffs;
 
-static vt_status precompute(int in_size, double in0, double in1, int out_size, vt_interp interp, coeffs *c,
+static vt_status precompute(int in_size, double in0, double in1, int out_size, vt_image_filter interp, coeffs *c,
                             vt_err *err) {
-    double (*filter)(double) = interp == VT_INTERP_BICUBIC ? bicubic_filter : bilinear_filter;
-    double fsupport = interp == VT_INTERP_BICUBIC ? 2.0 : 1.0;
+    double (*filter)(double) = interp == VT_FILTER_BICUBIC ? bicubic_filter : bilinear_filter;
+    double fsupport = interp == VT_FILTER_BICUBIC ? 2.0 : 1.0;
     double scale = (in1 - in0) / out_size, filterscale = scale < 1.0 ? 1.0 : scale;
     double support = fsupport * filterscale;
     int ksize = (int)ceil(support) * 2 + 1;
@@ -77,36 +77,63 @@ static inline uint8_t clip8(int32_t v) {
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* rows [y0, y0 + n) of src -> n rows of dst, horizontally resampled. */
-static void pass_h(const uint8_t *src, size_t sstride, int y0, int n, uint8_t *dst, size_t dstride, int out_w,
-                   const coeffs *c) {
+/* rows [y0, y0 + n) of src -> n rows of dst, horizontally resampled; output columns [x_first, x_first + w)
+ * of the full-width result (a window costs only its own pixels, and each is the same integer sum). */
+/* One output pixel over exactly K taps (zero weights past the real count): a compile-time K lets the compiler
+ * unroll the taps; the integer sums are unchanged, the extra terms are 0. */
+#define TAPS_FIXED(K)                                                               \
+    static inline void taps_##K(const uint8_t *p, const int32_t *k, int32_t *s) {   \
+        int32_t s0 = s[0], s1 = s[1], s2 = s[2];                                    \
+        for (int x = 0; x < K; x++) {                                               \
+            s0 += p[3 * x] * k[x];                                                  \
+            s1 += p[3 * x + 1] * k[x];                                              \
+            s2 += p[3 * x + 2] * k[x];                                              \
+        }                                                                           \
+        s[0] = s0, s[1] = s1, s[2] = s2;                                            \
+    }
+TAPS_FIXED(3)
+TAPS_FIXED(5)
+TAPS_FIXED(7)
+TAPS_FIXED(9)
+
+static void pass_h(const uint8_t *src, size_t sstride, int in_w, int y0, int n, uint8_t *dst, size_t dstride,
+                   int x_first, int w, const coeffs *c) {
+    const int K = c->ksize;
     for (int yy = 0; yy < n; yy++) {
         const uint8_t *in = src + (size_t)(yy + y0) * sstride;
         uint8_t *out = dst + (size_t)yy * dstride;
-        for (int xx = 0; xx < out_w; xx++) {
+        for (int j = 0; j < w; j++) {
+            int xx = x_first + j;
             int xmin = c->bounds[2 * xx], xmax = c->bounds[2 * xx + 1];
-            const int32_t *k = c->kk + (size_t)xx * c->ksize;
-            int32_t s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
+            const int32_t *k = c->kk + (size_t)xx * K;
+            int32_t acc[3] = {1 << (PRECISION_BITS - 1), 1 << (PRECISION_BITS - 1), 1 << (PRECISION_BITS - 1)};
             const uint8_t *p = in + 3 * (size_t)xmin;
-            for (int x = 0; x < xmax; x++) {
-                s0 += p[3 * x] * k[x];
-                s1 += p[3 * x + 1] * k[x];
-                s2 += p[3 * x + 2] * k[x];
-            }
-            out[3 * xx] = clip8(s0);
-            out[3 * xx + 1] = clip8(s1);
-            out[3 * xx + 2] = clip8(s2);
+            if (xmin + K <= in_w && K == 3) taps_3(p, k, acc);
+            else if (xmin + K <= in_w && K == 5) taps_5(p, k, acc);
+            else if (xmin + K <= in_w && K == 7) taps_7(p, k, acc);
+            else if (xmin + K <= in_w && K == 9) taps_9(p, k, acc);
+            else
+                for (int x = 0; x < xmax; x++) {
+                    acc[0] += p[3 * x] * k[x];
+                    acc[1] += p[3 * x + 1] * k[x];
+                    acc[2] += p[3 * x + 2] * k[x];
+                }
+            out[3 * j] = clip8(acc[0]);
+            out[3 * j + 1] = clip8(acc[1]);
+            out[3 * j + 2] = clip8(acc[2]);
         }
     }
 }
 
 /* Row-wise accumulation (taps outer, pixels inner) keeps reads sequential and lets the compiler vectorise;
- * the sums are the same integers Pillow computes. acc holds 3 * w int32. */
-static void pass_v(const uint8_t *src, size_t sstride, int w, uint8_t *dst, size_t dstride, int out_h,
-                   const coeffs *c, int32_t *acc) {
+ * the sums are the same integers Pillow computes. Output rows [y_first, y_first + h); `row_base` is the
+ * source row that src's first row holds. acc holds 3 * w int32. */
+static void pass_v(const uint8_t *src, size_t sstride, int row_base, int w, uint8_t *dst, size_t dstride,
+                   int y_first, int h, const coeffs *c, int32_t *acc) {
     int n = 3 * w;
-    for (int yy = 0; yy < out_h; yy++) {
-        int ymin = c->bounds[2 * yy], ymax = c->bounds[2 * yy + 1];
+    for (int i = 0; i < h; i++) {
+        int yy = y_first + i;
+        int ymin = c->bounds[2 * yy] - row_base, ymax = c->bounds[2 * yy + 1];
         const int32_t *k = c->kk + (size_t)yy * c->ksize;
         for (int xx = 0; xx < n; xx++) acc[xx] = 1 << (PRECISION_BITS - 1);
         for (int y = 0; y < ymax; y++) {
@@ -114,47 +141,72 @@ static void pass_v(const uint8_t *src, size_t sstride, int w, uint8_t *dst, size
             int32_t ky = k[y];
             for (int xx = 0; xx < n; xx++) acc[xx] += p[xx] * ky;
         }
-        uint8_t *out = dst + (size_t)yy * dstride;
+        uint8_t *out = dst + (size_t)i * dstride;
         for (int xx = 0; xx < n; xx++) out[xx] = clip8(acc[xx]);
     }
 }
 
-vt_status vt_image_resample(const vt_image *src, int32_t src_w, int32_t src_h, vt_image *dst, int32_t out_w,
-                            int32_t out_h, vt_interp interp, vt_err *err) {
+static void flip_rows(vt_image *im) {
+    for (int32_t y = 0; y < im->height; y++) {
+        uint8_t *row = im->data + (size_t)y * im->stride;
+        for (int32_t a = 0, b = im->width - 1; a < b; a++, b--)
+            for (int c = 0; c < 3; c++) {
+                uint8_t t = row[3 * a + c];
+                row[3 * a + c] = row[3 * b + c];
+                row[3 * b + c] = t;
+            }
+    }
+}
+
+vt_status vt_image_resample_window(const vt_image *src, int32_t src_w, int32_t src_h, vt_image *dst, int32_t out_w,
+                                   int32_t out_h, int32_t wx, int32_t wy, int32_t ww, int32_t wh, bool flip,
+                                   vt_image_filter interp, vt_err *err) {
     if (src_w <= 0 || src_h <= 0 || out_w <= 0 || out_h <= 0 || src_w > src->width || src_h > src->height)
         return vt_err_set(err, VT_EINVAL, "resize %dx%d -> %dx%d: bad size", src_w, src_h, out_w, out_h);
-    vt_status st = vt_image_alloc(dst, out_w, out_h, err);
+    if (wx < 0 || wy < 0 || ww <= 0 || wh <= 0 || wx + ww > out_w || wy + wh > out_h)
+        return vt_err_set(err, VT_EINVAL, "resize window %dx%d at (%d, %d) outside %dx%d", ww, wh, wx, wy, out_w, out_h);
+    vt_status st = vt_image_alloc(dst, ww, wh, err);
     if (st) return st;
     bool need_h = out_w != src_w, need_v = out_h != src_h;
-    if (!need_h && !need_v) {
-        for (int32_t y = 0; y < out_h; y++)
-            memcpy(dst->data + (size_t)y * dst->stride, src->data + (size_t)y * src->stride, (size_t)out_w * 3);
-        return VT_OK;
-    }
     coeffs ch = {0}, cv = {0};
     uint8_t *tmp = NULL;
-    int32_t *acc = malloc(sizeof *acc * 3 * (size_t)out_w);
-    if (!acc) return vt_err_set(err, VT_ENOMEM, "out of memory resizing an image");
-    if ((st = precompute(src_w, 0, src_w, out_w, interp, &ch, err))) goto done;
-    if ((st = precompute(src_h, 0, src_h, out_h, interp, &cv, err))) goto done;
+    int32_t *acc = NULL;
+    if (!need_h && !need_v) {
+        for (int32_t y = 0; y < wh; y++)
+            memcpy(dst->data + (size_t)y * dst->stride, src->data + (size_t)(y + wy) * src->stride + 3 * (size_t)wx,
+                   (size_t)ww * 3);
+        goto done;
+    }
+    acc = malloc(sizeof *acc * 3 * (size_t)ww);
+    if (!acc) {
+        st = vt_err_set(err, VT_ENOMEM, "out of memory resizing an image");
+        goto done;
+    }
+    if (need_h && (st = precompute(src_w, 0, src_w, out_w, interp, &ch, err))) goto done;
+    if (need_v && (st = precompute(src_h, 0, src_h, out_h, interp, &cv, err))) goto done;
     if (!need_v) {
-        pass_h(src->data, src->stride, 0, out_h, dst->data, dst->stride, out_w, &ch);
+        pass_h(src->data, src->stride, src_w, wy, wh, dst->data, dst->stride, wx, ww, &ch);
     } else if (!need_h) {
-        pass_v(src->data, src->stride, out_w, dst->data, dst->stride, out_h, &cv, acc);
+        pass_v(src->data + 3 * (size_t)wx, src->stride, 0, ww, dst->data, dst->stride, wy, wh, &cv, acc);
     } else {
-        /* Only the source rows the vertical pass reads go through the horizontal pass. */
-        int first = cv.bounds[0], last = cv.bounds[2 * out_h - 2] + cv.bounds[2 * out_h - 1];
-        for (int i = 0; i < out_h; i++) cv.bounds[2 * i] -= first;
-        size_t tstride = (size_t)out_w * 3;
+        /* only the source rows the window's vertical pass reads go through the horizontal pass */
+        int first = cv.bounds[2 * wy], last = cv.bounds[2 * (wy + wh - 1)] + cv.bounds[2 * (wy + wh - 1) + 1];
+        for (int i = wy; i < wy + wh; i++) {
+            int lo = cv.bounds[2 * i], hi = lo + cv.bounds[2 * i + 1];
+            if (lo < first) first = lo;
+            if (hi > last) last = hi;
+        }
+        size_t tstride = (size_t)ww * 3;
         tmp = malloc(tstride * (size_t)(last - first) + 1);
         if (!tmp) {
             st = vt_err_set(err, VT_ENOMEM, "out of memory resizing an image");
             goto done;
         }
-        pass_h(src->data, src->stride, first, last - first, tmp, tstride, out_w, &ch);
-        pass_v(tmp, tstride, out_w, dst->data, dst->stride, out_h, &cv, acc);
+        pass_h(src->data, src->stride, src_w, first, last - first, tmp, tstride, wx, ww, &ch);
+        pass_v(tmp, tstride, first, ww, dst->data, dst->stride, wy, wh, &cv, acc);
     }
 done:
+    if (st == VT_OK && flip) flip_rows(dst);
     free(ch.bounds);
     free(ch.kk);
     free(cv.bounds);
@@ -162,4 +214,9 @@ done:
     free(tmp);
     free(acc);
     return st;
+}
+
+vt_status vt_image_resample(const vt_image *src, int32_t src_w, int32_t src_h, vt_image *dst, int32_t out_w,
+                            int32_t out_h, vt_image_filter interp, vt_err *err) {
+    return vt_image_resample_window(src, src_w, src_h, dst, out_w, out_h, 0, 0, out_w, out_h, false, interp, err);
 }

@@ -8,6 +8,7 @@
 #include "golden.h"
 #include "visft/config.h"
 #include "visft/data.h"
+#include "data/transform_internal.h"
 #include "vt_test.h"
 
 #define IMG(name) VISFT_TEST_DATA_DIR "/images/" name
@@ -413,7 +414,46 @@ START_TEST(test_parse_errors_name_the_location) {
 }
 END_TEST
 
-VT_TEST_MAIN("data_transform", test_resize_matches_pil, test_resize_short_and_max_sizes,
+/* The windowed resample the transform runner uses for resize -> flip -> crop must equal resizing in full,
+ * flipping and cropping, pixel for pixel, for any window, either interpolation, up or down. */
+START_TEST(test_resample_window_equals_full_resize_flip_crop) {
+    vt_err err = {0};
+    vt_image src = {0};
+    ck_assert_int_eq(vt_image_alloc(&src, 97, 61, &err), VT_OK);
+    for (int32_t y = 0; y < 61; y++)
+        for (int32_t x = 0; x < 97 * 3; x++) src.data[(size_t)y * src.stride + x] = (uint8_t)((x * 37 + y * 91) ^ (x * y));
+    uint64_t r = 12345;
+    for (int trial = 0; trial < 60; trial++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        int32_t ow = 8 + (int32_t)((r >> 33) % 150), oh = 8 + (int32_t)((r >> 45) % 120);
+        if (trial % 7 == 0) ow = 97; /* no horizontal pass */
+        if (trial % 11 == 0) oh = 61; /* no vertical pass */
+        int32_t ww = 1 + (int32_t)((r >> 20) % (uint64_t)ow), wh = 1 + (int32_t)((r >> 27) % (uint64_t)oh);
+        int32_t wx = (int32_t)((r >> 13) % (uint64_t)(ow - ww + 1)), wy = (int32_t)((r >> 7) % (uint64_t)(oh - wh + 1));
+        bool flip = (r >> 62) & 1;
+        vt_image_filter interp = (r >> 61) & 1 ? VT_FILTER_BICUBIC : VT_FILTER_BILINEAR;
+        vt_image full = {0}, win = {0};
+        ck_assert_int_eq(vt_image_resample(&src, 97, 61, &full, ow, oh, interp, &err), VT_OK);
+        ck_assert_int_eq(vt_image_resample_window(&src, 97, 61, &win, ow, oh, wx, wy, ww, wh, flip, interp, &err), VT_OK);
+        for (int32_t y = 0; y < wh; y++)
+            for (int32_t x = 0; x < ww; x++) {
+                int32_t fx = flip ? wx + ww - 1 - x : wx + x; /* flip mirrors the window's content */
+                for (int c = 0; c < 3; c++)
+                    ck_assert_msg(win.data[(size_t)y * win.stride + 3 * x + c] ==
+                                      full.data[(size_t)(wy + y) * full.stride + 3 * fx + c],
+                                  "trial %d: %dx%d window %dx%d@%d,%d flip %d differs at (%d, %d)", trial, ow, oh, ww,
+                                  wh, wx, wy, flip, x, y);
+            }
+        vt_image_free(&full);
+        vt_image_free(&win);
+    }
+    ck_assert_int_ne(vt_image_resample_window(&src, 97, 61, &(vt_image){0}, 50, 40, 45, 0, 10, 10, false,
+                                              VT_FILTER_BILINEAR, &err), VT_OK);
+    vt_image_free(&src);
+}
+END_TEST
+
+VT_TEST_MAIN("data_transform", test_resample_window_equals_full_resize_flip_crop, test_resize_matches_pil, test_resize_short_and_max_sizes,
              test_downscaled_decode_gives_the_same_output_size, test_flip_moves_pixels_boxes_and_masks,
              test_random_crop_clips_and_drops_boxes, test_center_crop_and_pad, test_lsj_output_is_fixed_size,
              test_randomness_depends_only_on_seed_epoch_index, test_parse_errors_name_the_location)

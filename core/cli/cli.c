@@ -73,7 +73,7 @@ static void print_usage(const vt_cli_command *cmd, const char *path, FILE *f) {
     size_t nsub = count_subcommands(cmd->subcommands);
     if (nsub) fprintf(f, cmd->run ? " [COMMAND [ARGS...]]" : " COMMAND [ARGS...]");
     for (size_t i = 0; i < count_args(cmd->args); i++)
-        fprintf(f, cmd->args[i].optional ? " [%s]" : " %s", cmd->args[i].name);
+        fprintf(f, cmd->args[i].optional ? " [%s%s]" : " %s%s", cmd->args[i].name, cmd->args[i].variadic ? "..." : "");
     fputc('\n', f);
 }
 
@@ -138,7 +138,12 @@ static int usage_error(const parse_state *ps, const char *fmt, ...) {
 static void free_lists(const vt_cli_command *cmd, char *args) {
     for (size_t i = 0; i < count_options(cmd->options); i++)
         if (cmd->options[i].type == VT_CLI_STRINGS) free(((vt_cli_strings *)(void *)(args + cmd->options[i].offset))->v);
+    for (size_t i = 0; i < count_args(cmd->args); i++)
+        if (cmd->args[i].variadic) free(((vt_cli_strings *)(void *)(args + cmd->args[i].offset))->v);
 }
+
+/* Appends to a repeatable option's or a variadic argument's list. */
+static int append_string(const parse_state *ps, vt_cli_strings *list, const char *value);
 
 static int store_value(const parse_state *ps, const vt_cli_option *o, const char *value) {
     void *field = ps->args + o->offset;
@@ -146,7 +151,10 @@ static int store_value(const parse_state *ps, const vt_cli_option *o, const char
         *(const char **)field = value;
         return VT_CLI_OK;
     }
-    vt_cli_strings *list = field;
+    return append_string(ps, field, value);
+}
+
+static int append_string(const parse_state *ps, vt_cli_strings *list, const char *value) {
     const char **v = realloc(list->v, (list->n + 1) * sizeof *v);
     if (!v) return vt_cli_fail(ps->io, "out of memory");
     v[list->n++] = value;
@@ -246,6 +254,9 @@ static int dispatch(const vt_cli_command *cmd, const char *path, int argc, char 
             only_positional = true;
         } else if (!only_positional && a[0] == '-' && a[1] != '\0') {
             rc = parse_option(&ps, argc, argv, &i, &help);
+        } else if (npos < nargs && cmd->args[npos].variadic) {
+            if (append_string(&ps, (vt_cli_strings *)(void *)(args + cmd->args[npos].offset), a) != VT_CLI_OK)
+                rc = VT_CLI_FAIL;
         } else if (npos < nargs) {
             *(const char **)(void *)(args + cmd->args[npos++].offset) = a;
         } else if (nsub && npos == 0) {
@@ -265,7 +276,8 @@ static int dispatch(const vt_cli_command *cmd, const char *path, int argc, char 
         vt_cli_print_help(cmd, path, io->out);
         rc = VT_CLI_OK;
     }
-    if (rc < 0 && npos < nargs && !cmd->args[npos].optional)
+    if (rc < 0 && npos < nargs && !cmd->args[npos].optional &&
+        !(cmd->args[npos].variadic && ((vt_cli_strings *)(void *)(args + cmd->args[npos].offset))->n > 0))
         rc = usage_error(&ps, "missing argument %s", cmd->args[npos].name);
     if (rc < 0 && !cmd->run) rc = usage_error(&ps, "missing command");
     if (rc < 0) rc = cmd->run(io, args);

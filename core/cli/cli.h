@@ -41,9 +41,10 @@ typedef struct vt_cli_option {
 
 typedef struct vt_cli_arg {
     const char *name;    /* "CONFIG"; NULL ends a table */
-    size_t offset;       /* const char * field in the args struct */
+    size_t offset;       /* const char * field in the args struct (vt_cli_strings when variadic) */
     bool optional;
     const char *help;
+    bool variadic;       /* last argument only: takes every remaining positional ("IMAGES...") */
 } vt_cli_arg;
 
 /* Where a handler writes: normal output to out, the one-line cause of a failure to err. */

@@ -50,7 +50,7 @@ static const vt_cli_option config_options[] = {
 };
 
 static const vt_cli_arg config_arguments[] = {
-    {"CONFIG", offsetof(config_args, config), false, "YAML experiment config (may use _base_ and ${VAR})"},
+    {"CONFIG", offsetof(config_args, config), false, "YAML experiment config (may use _base_ and ${VAR})", false},
     {0},
 };
 

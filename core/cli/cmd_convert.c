@@ -115,7 +115,7 @@ static const vt_cli_option convert_options[] = {
 };
 
 static const vt_cli_arg convert_arguments[] = {
-    {"IN", offsetof(convert_args, in), false, "checkpoint (.safetensors) in open_clip, EVA-CLIP, timm or LAVIS names"},
+    {"IN", offsetof(convert_args, in), false, "checkpoint (.safetensors) in open_clip, EVA-CLIP, timm or LAVIS names", false},
     {0},
 };
 

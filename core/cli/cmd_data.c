@@ -87,8 +87,8 @@ static const vt_cli_option export_options[] = {
 };
 
 static const vt_cli_arg export_arguments[] = {
-    {"DATASET", offsetof(export_args, dataset), false, "dataset to export: shapes"},
-    {"DIR", offsetof(export_args, dir), false, "output directory (images/ and annotations/ are created in it)"},
+    {"DATASET", offsetof(export_args, dataset), false, "dataset to export: shapes", false},
+    {"DIR", offsetof(export_args, dir), false, "output directory (images/ and annotations/ are created in it)", false},
     {0},
 };
 
@@ -204,7 +204,7 @@ static const vt_cli_option check_options[] = {
 };
 
 static const vt_cli_arg check_arguments[] = {
-    {"CONFIG", offsetof(check_args, config), true, "experiment config: every task's dataset is checked"},
+    {"CONFIG", offsetof(check_args, config), true, "experiment config: every task's dataset is checked", false},
     {0},
 };
 

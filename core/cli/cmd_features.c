@@ -118,7 +118,7 @@ static int features_run(const vt_cli_io *io, void *vargs) {
     vt_err_clear(&err);
     if (!a->out || !a->b.checkpoint || !a->b.preset)
         return vt_cli_fail(io, "features: --backbone, --checkpoint and --out are required");
-    if (a->images.n == 0) return vt_cli_fail(io, "features: give at least one --image FILE");
+    if (a->images.n == 0) return vt_cli_fail(io, "features: give at least one image");
     return run(a, io->out, &err) == VT_OK ? VT_CLI_OK : vt_cli_fail(io, "%s", err.msg);
 }
 
@@ -127,14 +127,19 @@ static const vt_cli_option features_options[] = {
     {"checkpoint", 'c', VT_CLI_STRING, offsetof(features_args, b.checkpoint), "FILE", "backbone weights (any format)"},
     {"lora", 0, VT_CLI_STRING, offsetof(features_args, lora), "FILE", "visft LoRA file applied to the backbone"},
     {"lora-alpha", 0, VT_CLI_STRING, offsetof(features_args, lora_alpha), "A", "LoRA alpha if the file has none"},
-    {"image", 'i', VT_CLI_STRINGS, offsetof(features_args, images), "FILE", "an image (JPEG/PNG); repeat for more"},
     {"feature-map", 0, VT_CLI_FLAG, offsetof(features_args, feature_map), NULL, "also write the patch feature map"},
     {"out", 'o', VT_CLI_STRING, offsetof(features_args, out), "FILE", "safetensors file to write"},
     {0},
 };
 
+static const vt_cli_arg features_arguments[] = {
+    {"IMAGES", offsetof(features_args, images), false, "JPEG or PNG files, in the order their rows are written", true},
+    {0},
+};
+
 const vt_cli_command vt_cmd_features = {
     .name = "features",
+    .args = features_arguments,
     .summary = "embeddings (and optionally feature maps) of images with the preset's preprocessing",
     .options = features_options,
     .args_size = sizeof(features_args),

@@ -262,7 +262,7 @@ static const vt_cli_option describe_options[] = {
 };
 
 static const vt_cli_arg describe_arguments[] = {
-    {"NAME", offsetof(describe_args, name), false, "a plugin name or a component (head/dataset/benchmark) name"},
+    {"NAME", offsetof(describe_args, name), false, "a plugin name or a component (head/dataset/benchmark) name", false},
     {0},
 };
 

@@ -418,9 +418,11 @@ START_TEST(test_cli_convert_export_features) {
     for (size_t i = 0; i < img.stride * 30; i++) img.data[i] = (uint8_t)(i * 7);
     ck_assert_int_eq(vt_image_save_png(&img, png, &err), VT_OK);
     vt_image_free(&img);
-    snprintf(line, sizeof line, "visft features --backbone tiny --checkpoint %s --image %s --image %s --feature-map --out %s",
+    snprintf(line, sizeof line, "visft features --backbone tiny --checkpoint %s %s %s --feature-map --out %s",
              vt, png, png, feats);
     ck_assert_int_eq(cli(line), 0);
+    snprintf(line, sizeof line, "visft features --backbone tiny --checkpoint %s --out %s", vt, feats);
+    ck_assert_int_eq(cli(line), 2); /* IMAGES... is required: a usage error */
     vt_st_file *f = NULL;
     ck_assert_int_eq(vt_st_open(feats, &f, &err), VT_OK);
     const vt_st_tensor *e = vt_st_find(f, "embedding"), *fm = vt_st_find(f, "features");

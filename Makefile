@@ -39,4 +39,4 @@ clean:
 
 # Regenerates the committed golden files from the PyTorch reference scripts.
 golden:
-	/usr/bin/python3 tests/ref/gen_all.py --out tests/golden
+	@py=/usr/bin/python3; [ -x .venv-ref/bin/python ] && py=.venv-ref/bin/python; $$py tests/ref/gen_all.py --out tests/golden

@@ -16,12 +16,15 @@ done
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 if [ "$golden" = 1 ]; then
-  if /usr/bin/python3 -c "import torch, numpy" 2>/dev/null; then
-    echo "== regenerating golden files with PyTorch and comparing =="
+  # the reference venv (scripts/setup_refs.sh) sees Debian's torch plus timm/open_clip/pycocotools
+  py=/usr/bin/python3
+  [ -x "$root/.venv-ref/bin/python" ] && py="$root/.venv-ref/bin/python"
+  if "$py" -c "import torch, numpy" 2>/dev/null; then
+    echo "== regenerating golden files with PyTorch ($py) and comparing =="
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
-    /usr/bin/python3 "$root/tests/ref/gen_all.py" --out "$tmp"
-    /usr/bin/python3 "$root/tests/ref/compare_golden.py" "$root/tests/golden" "$tmp"
+    "$py" "$root/tests/ref/gen_all.py" --out "$tmp"
+    "$py" "$root/tests/ref/compare_golden.py" "$root/tests/golden" "$tmp"
   else
     echo "== PyTorch not importable by /usr/bin/python3: using committed golden files only =="
   fi

@@ -77,53 +77,150 @@ static inline uint8_t clip8(int32_t v) {
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* rows [y0, y0 + n) of src -> n rows of dst, horizontally resampled; output columns [x_first, x_first + w)
- * of the full-width result (a window costs only its own pixels, and each is the same integer sum). */
-/* One output pixel over exactly K taps (zero weights past the real count): a compile-time K lets the compiler
- * unroll the taps; the integer sums are unchanged, the extra terms are 0. */
-#define TAPS_FIXED(K)                                                               \
-    static inline void taps_##K(const uint8_t *p, const int32_t *k, int32_t *s) {   \
-        int32_t s0 = s[0], s1 = s[1], s2 = s[2];                                    \
-        for (int x = 0; x < K; x++) {                                               \
-            s0 += p[3 * x] * k[x];                                                  \
-            s1 += p[3 * x + 1] * k[x];                                              \
-            s2 += p[3 * x + 2] * k[x];                                              \
-        }                                                                           \
-        s[0] = s0, s[1] = s1, s[2] = s2;                                            \
+/* Horizontal pass: rows [y0, y0 + n) of src -> n rows of dst, output columns [x_first, x_first + w) of the
+ * full-width result (a window costs only its own pixels, and each is the same integer sum).
+ *
+ * Speed without changing a single sum: one RGB pixel is widened into an int32 lane quadruple (R, G, B, and a
+ * spare lane that reads the next byte and is never stored), so a tap is one widen + one multiply + one add;
+ * blocks of four rows share each column's bounds and coefficient loads; the tap count is a compile-time
+ * constant for the common kernel sizes so the taps unroll. Taps past a column's real count have weight 0 (as in
+ * Pillow's table), so summing all K of them adds only zeros. */
+#if defined(__GNUC__) || defined(__clang__)
+#ifdef __SSE4_1__
+#include <smmintrin.h>
+#endif
+typedef int32_t v4i __attribute__((vector_size(16)));
+typedef uint8_t v4b __attribute__((vector_size(4)));
+
+/* Pixel at p plus the byte after it (that byte must be readable). GCC 12 lowers the generic u8 -> i32
+ * conversion to byte-by-byte extracts, so SSE4.1's one-instruction zero-extension is used when available. */
+static inline v4i load4(const uint8_t *p) {
+#ifdef __SSE4_1__
+    int32_t u;
+    memcpy(&u, p, 4);
+    return (v4i)_mm_cvtepu8_epi32(_mm_cvtsi32_si128(u));
+#else
+    v4b b;
+    memcpy(&b, p, 4);
+    return __builtin_convertvector(b, v4i);
+#endif
+}
+
+/* The last pixel of a row: nothing after it may be read. */
+static inline v4i load3(const uint8_t *p) {
+    v4b b = {p[0], p[1], p[2], 0};
+    return __builtin_convertvector(b, v4i);
+}
+
+/* Shifts, clamps to 0..255 and stores 3 bytes; `room` says 4 may be written (the 4th is overwritten later). */
+static inline void store_px(uint8_t *o, v4i acc, int room) {
+    acc >>= PRECISION_BITS;
+#ifdef __SSE4_1__
+    /* the two unsigned-saturating packs are exactly the clamp to 0..255 */
+    __m128i v = _mm_packus_epi32((__m128i)acc, (__m128i)acc);
+    int32_t u = _mm_cvtsi128_si32(_mm_packus_epi16(v, v));
+    if (room) memcpy(o, &u, 4);
+    else memcpy(o, &u, 3);
+#else
+    acc &= ~(acc < 0);
+    v4i hi = acc > 255;
+    acc = (acc & ~hi) | (hi & 255);
+    v4b b = __builtin_convertvector(acc, v4b);
+    if (room) memcpy(o, &b, 4); /* constant sizes: single stores, not a byte loop */
+    else memcpy(o, &b, 3);
+#endif
+}
+
+#define HALF (1 << (PRECISION_BITS - 1))
+
+/* R rows (1..4) from `in` (stride sstride) over K taps; K and R are constants after inlining. */
+static inline __attribute__((always_inline)) void h_rows(const uint8_t *in, size_t sstride, uint8_t *out,
+                                                        size_t dstride, int R, int K, int in_w, int x_first,
+                                                        int w, const coeffs *c) {
+    for (int j = 0; j < w; j++) {
+        int xx = x_first + j, xmin = c->bounds[2 * xx];
+        const int32_t *k = c->kk + (size_t)xx * K;
+        const uint8_t *p = in + 3 * (size_t)xmin;
+        v4i acc[4];
+        for (int r = 0; r < R; r++) acc[r] = (v4i){HALF, HALF, HALF, HALF};
+        if (xmin + K < in_w) { /* every tap, and the byte after the last, lies inside the row */
+            for (int x = 0; x < K; x++)
+                for (int r = 0; r < R; r++) acc[r] += load4(p + r * sstride + 3 * x) * k[x];
+        } else { /* right edge: the real taps only, the row's last pixel read without its next byte */
+            int xmax = c->bounds[2 * xx + 1];
+            for (int x = 0; x < xmax; x++)
+                for (int r = 0; r < R; r++) {
+                    const uint8_t *q = p + r * sstride + 3 * x;
+                    acc[r] += (xmin + x + 1 < in_w ? load4(q) : load3(q)) * k[x];
+                }
+        }
+        for (int r = 0; r < R; r++) store_px(out + r * dstride + 3 * (size_t)j, acc[r], j + 1 < w);
     }
-TAPS_FIXED(3)
-TAPS_FIXED(5)
-TAPS_FIXED(7)
-TAPS_FIXED(9)
+}
+
+#define H_KERNEL(K)                                                                                            \
+    static void pass_h_##K(const uint8_t *src, size_t sstride, int in_w, int y0, int n, uint8_t *dst,         \
+                           size_t dstride, int x_first, int w, const coeffs *c) {                             \
+        int yy = 0;                                                                                            \
+        for (; yy + 4 <= n; yy += 4)                                                                           \
+            h_rows(src + (size_t)(yy + y0) * sstride, sstride, dst + (size_t)yy * dstride, dstride, 4, K,      \
+                   in_w, x_first, w, c);                                                                       \
+        for (; yy < n; yy++)                                                                                   \
+            h_rows(src + (size_t)(yy + y0) * sstride, sstride, dst + (size_t)yy * dstride, dstride, 1, K,      \
+                   in_w, x_first, w, c);                                                                       \
+    }
+H_KERNEL(3)
+H_KERNEL(5)
+H_KERNEL(7)
+H_KERNEL(9)
+
+static void pass_h_any(const uint8_t *src, size_t sstride, int in_w, int y0, int n, uint8_t *dst, size_t dstride,
+                       int x_first, int w, const coeffs *c) {
+    int yy = 0;
+    for (; yy + 4 <= n; yy += 4)
+        h_rows(src + (size_t)(yy + y0) * sstride, sstride, dst + (size_t)yy * dstride, dstride, 4, c->ksize, in_w,
+               x_first, w, c);
+    for (; yy < n; yy++)
+        h_rows(src + (size_t)(yy + y0) * sstride, sstride, dst + (size_t)yy * dstride, dstride, 1, c->ksize, in_w,
+               x_first, w, c);
+}
 
 static void pass_h(const uint8_t *src, size_t sstride, int in_w, int y0, int n, uint8_t *dst, size_t dstride,
                    int x_first, int w, const coeffs *c) {
-    const int K = c->ksize;
+    switch (c->ksize) {
+    case 3: pass_h_3(src, sstride, in_w, y0, n, dst, dstride, x_first, w, c); break;
+    case 5: pass_h_5(src, sstride, in_w, y0, n, dst, dstride, x_first, w, c); break;
+    case 7: pass_h_7(src, sstride, in_w, y0, n, dst, dstride, x_first, w, c); break;
+    case 9: pass_h_9(src, sstride, in_w, y0, n, dst, dstride, x_first, w, c); break;
+    default: pass_h_any(src, sstride, in_w, y0, n, dst, dstride, x_first, w, c); break;
+    }
+}
+#else
+/* Portable scalar version: the same sums, one channel at a time. */
+static void pass_h(const uint8_t *src, size_t sstride, int in_w, int y0, int n, uint8_t *dst, size_t dstride,
+                   int x_first, int w, const coeffs *c) {
+    (void)in_w;
     for (int yy = 0; yy < n; yy++) {
         const uint8_t *in = src + (size_t)(yy + y0) * sstride;
         uint8_t *out = dst + (size_t)yy * dstride;
         for (int j = 0; j < w; j++) {
             int xx = x_first + j;
             int xmin = c->bounds[2 * xx], xmax = c->bounds[2 * xx + 1];
-            const int32_t *k = c->kk + (size_t)xx * K;
+            const int32_t *k = c->kk + (size_t)xx * c->ksize;
             int32_t acc[3] = {1 << (PRECISION_BITS - 1), 1 << (PRECISION_BITS - 1), 1 << (PRECISION_BITS - 1)};
             const uint8_t *p = in + 3 * (size_t)xmin;
-            if (xmin + K <= in_w && K == 3) taps_3(p, k, acc);
-            else if (xmin + K <= in_w && K == 5) taps_5(p, k, acc);
-            else if (xmin + K <= in_w && K == 7) taps_7(p, k, acc);
-            else if (xmin + K <= in_w && K == 9) taps_9(p, k, acc);
-            else
-                for (int x = 0; x < xmax; x++) {
-                    acc[0] += p[3 * x] * k[x];
-                    acc[1] += p[3 * x + 1] * k[x];
-                    acc[2] += p[3 * x + 2] * k[x];
-                }
+            for (int x = 0; x < xmax; x++) {
+                acc[0] += p[3 * x] * k[x];
+                acc[1] += p[3 * x + 1] * k[x];
+                acc[2] += p[3 * x + 2] * k[x];
+            }
             out[3 * j] = clip8(acc[0]);
             out[3 * j + 1] = clip8(acc[1]);
             out[3 * j + 2] = clip8(acc[2]);
         }
     }
 }
+#endif
 
 /* Row-wise accumulation (taps outer, pixels inner) keeps reads sequential and lets the compiler vectorise;
  * the sums are the same integers Pillow computes. Output rows [y_first, y_first + h); `row_base` is the

@@ -15,7 +15,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 from st import save  # noqa: E402
 
 D, DEPTH, MLP, P, L, E = 32, 2, 64, 8, 17, 16
-OUT = os.path.join(os.path.dirname(__file__), "..", "golden")
 rng = np.random.default_rng(1234)
 
 
@@ -78,7 +77,7 @@ def prefixed(w, prefix):
     return {prefix + k: v for k, v in w.items()}
 
 
-def main():
+def generate(out):
     expect = {}
     # open_clip: some tensors in f16 (converted on load); expected values are the f16-rounded ones
     oc = vision("all", False, True, True, True, False)
@@ -87,18 +86,18 @@ def main():
     f = to_open_clip(oc)
     f["visual.transformer.resblocks.0.mlp.c_fc.weight"] = oc["blocks.0.mlp.fc1.weight"].astype(np.float16)
     f["visual.positional_embedding"] = oc["pos_embed"].reshape(L, D).astype(np.float16)
-    save(os.path.join(OUT, "checkpoint_open_clip.safetensors"), {**f, **text_tower("")})
+    save(os.path.join(out, "checkpoint_open_clip.safetensors"), {**f, **text_tower("")})
     expect.update(prefixed(oc, "open_clip."))
 
     # the mismatch case: block 1 missing, an extra key, ln_post.weight of the wrong shape
     bad = {k: v for k, v in f.items() if ".resblocks.1." not in k}
     bad["visual.extra_key"] = r(3)
     bad["visual.ln_post.weight"] = r(D + 1)
-    save(os.path.join(OUT, "checkpoint_mismatch.safetensors"), bad)
+    save(os.path.join(out, "checkpoint_mismatch.safetensors"), bad)
 
     # EVA-CLIP (EVA01 layout): fused qkv without bias + q_bias/v_bias, head with bias, text tower under text.
     ev = vision("qv", True, False, True, True, True)
-    save(os.path.join(OUT, "checkpoint_eva_clip.safetensors"), {**prefixed(ev, "visual."), **text_tower("text.")})
+    save(os.path.join(out, "checkpoint_eva_clip.safetensors"), {**prefixed(ev, "visual."), **text_tower("text.")})
     expect.update(prefixed(ev, "eva_clip."))
 
     # EVA-CLIP with separate q/k/v projections (fused on import)
@@ -109,25 +108,25 @@ def main():
             sp[stem + "q_proj.weight"], sp[stem + "k_proj.weight"], sp[stem + "v_proj.weight"] = v[:D], v[D:2 * D], v[2 * D:]
         else:
             sp[k] = v
-    save(os.path.join(OUT, "checkpoint_eva_split.safetensors"), sp)
+    save(os.path.join(out, "checkpoint_eva_split.safetensors"), sp)
 
     # timm Eva inside open_clip (visual.trunk., projection at visual.head.proj)
     tm = {("visual.head.proj." + k[5:]) if k.startswith("head.") else "visual.trunk." + k: v for k, v in ev.items()}
-    save(os.path.join(OUT, "checkpoint_timm_trunk.safetensors"), tm)
+    save(os.path.join(out, "checkpoint_timm_trunk.safetensors"), tm)
 
     # LAVIS eva_vit_g: EVA names, no final norm, no head (here 2 blocks)
     lv = vision("qv", True, False, False, False, False)
-    save(os.path.join(OUT, "checkpoint_lavis.safetensors"), lv)
+    save(os.path.join(out, "checkpoint_lavis.safetensors"), lv)
     expect.update(prefixed(lv, "lavis."))
     # BLIP-2: visual_encoder. prefix, final LayerNorm outside the ViT as ln_vision, plus unrelated modules
     b2 = prefixed(lv, "visual_encoder.")
     b2["ln_vision.weight"], b2["ln_vision.bias"] = r(D), r(D)
     b2["Qformer.bert.embeddings.weight"] = r(4, 4)
-    save(os.path.join(OUT, "checkpoint_blip2.safetensors"), b2)
+    save(os.path.join(out, "checkpoint_blip2.safetensors"), b2)
     expect["blip2.norm.weight"], expect["blip2.norm.bias"] = b2["ln_vision.weight"], b2["ln_vision.bias"]
 
-    save(os.path.join(OUT, "checkpoint_expected.safetensors"), expect)
+    save(os.path.join(out, "checkpoint_expected.safetensors"), expect)
 
 
 if __name__ == "__main__":
-    main()
+    generate(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden"))

@@ -257,14 +257,8 @@ def generate(out):
     try:
         import pycocotools  # noqa: F401
     except ImportError:
-        venv = here.parent.parent / ".venv-ref" / "bin" / "python"
-        if venv.exists():
-            subprocess.run([str(venv), __file__, "--out", out], check=True)
-            return
-        print("  gen_coco: pycocotools not importable (pip install pycocotools in .venv-ref): "
-              "keeping the committed coco.safetensors unchecked")
-        shutil.copy(here.parent / "golden" / NAME, os.path.join(out, NAME))
-        return
+        from golden import SkipGenerator
+        raise SkipGenerator("pycocotools not importable (scripts/setup_refs.sh installs it)")
     generate_here(out)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
+from golden import SkipGenerator  # noqa: E402
 from st import save  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -146,9 +147,15 @@ def tower_golden(seed, quick_gelu, grads):
     return out
 
 
-def main():
-    data_dir = os.path.join(ROOT, "tests", "data", "text")
-    golden = os.path.join(ROOT, "tests", "golden")
+def generate(out, data_dir=None):
+    """Goldens into `out`; the tiny vocabulary is learned into data_dir (default: out, so a regeneration check
+    leaves the source tree alone; `make golden`-style runs of this file write tests/data/text)."""
+    try:
+        import open_clip  # noqa: F401
+    except ImportError:
+        raise SkipGenerator("open_clip_torch is not importable (scripts/setup_refs.sh installs it)")
+    golden = out
+    data_dir = data_dir or out
     os.makedirs(data_dir, exist_ok=True)
     tiny_path = os.path.join(data_dir, "tiny_vocab.txt")
     n = learn_vocab(tiny_path)
@@ -156,6 +163,10 @@ def main():
     save(os.path.join(golden, "text_tower.safetensors"), tower_golden(5, False, True))
     save(os.path.join(golden, "text_tower_quickgelu.safetensors"), tower_golden(6, True, False))
     print("tiny vocabulary: %d merges; goldens written" % n)
+
+
+def main():
+    generate(os.path.join(ROOT, "tests", "golden"), os.path.join(ROOT, "tests", "data", "text"))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 /* PEFT round trip: visft runs a small timm ViT with a q/v LoRA, exports the adapter in PEFT's format, and
- * peft's PeftModel.from_pretrained applies it to timm's VisionTransformer (tests/ref/gen_checkpoint_peft.py):
+ * peft's PeftModel.from_pretrained applies it to timm's VisionTransformer (tests/ref/peft_roundtrip.py):
  * the logits must match. Skips with one line when the reference venv or peft is missing. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +53,7 @@ START_TEST(test_peft_loads_visft_adapter_with_same_outputs) {
     ck_assert_int_eq(vt_st_writer_add(w, "logits", VT_F32, out.logits->ndim, out.logits->shape, vt_f32(out.logits), &err), VT_OK);
     ck_assert_int_eq(vt_st_writer_save(w, logits, &err), VT_OK);
     vt_st_writer_free(w);
-    snprintf(cmd, sizeof cmd, "'%s' '%s/tests/ref/gen_checkpoint_peft.py' check '%s' '%s' '%s'", py, VISFT_SOURCE_DIR,
+    snprintf(cmd, sizeof cmd, "'%s' '%s/tests/ref/peft_roundtrip.py' check '%s' '%s' '%s'", py, VISFT_SOURCE_DIR,
              WEIGHTS, dir, logits);
     int rc = system(cmd);
     rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;

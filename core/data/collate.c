@@ -170,6 +170,26 @@ vt_status vt_collate(struct vt_ctx *ctx, const vt_sample *const *samples, size_t
                 out->captions[out->n_captions] = t;
                 out->caption_image[out->n_captions++] = (int64_t)b;
             }
+        /* token ids (when a tokenizer ran on the loader threads) as a batch target, one row per caption */
+        int32_t L = 0;
+        for (size_t b = 0; b < n && !L; b++)
+            for (size_t i = 0; i < samples[b]->n_captions && !L; i++) L = samples[b]->captions[i].n_tokens;
+        if (L > 0) {
+            vt_tensor *tok = new_tensor(ctx, VT_I64, VT_SHAPE((int64_t)n_caps, L), err);
+            if ((st = add_target(out, "caption_tokens", tok, err))) goto fail;
+            int64_t *dst = vt_i64(tok);
+            size_t k = 0;
+            for (size_t b = 0; b < n; b++)
+                for (size_t i = 0; i < samples[b]->n_captions; i++, k++) {
+                    const vt_caption *cap = &samples[b]->captions[i];
+                    if (cap->n_tokens != L) {
+                        st = vt_err_set(err, VT_EINVAL, "collate: caption %zu of sample %zu has %d tokens, others %d",
+                                        i, b, cap->n_tokens, L);
+                        goto fail;
+                    }
+                    for (int32_t j = 0; j < L; j++) dst[k * (size_t)L + (size_t)j] = cap->tokens[j];
+                }
+        }
     }
     return VT_OK;
 oom:

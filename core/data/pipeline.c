@@ -1,12 +1,14 @@
 /* vt_pipeline: a loader whose hooks are transforms + vt_collate with one single-threaded vt_ctx per worker
  * (see visft/pipeline.h). A batch handed out is the vt_batch inside a heap vt_collated; free_batch gets the
  * vt_collated back from it. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "visft/context.h"
 #include "visft/experiment.h"
 #include "visft/pipeline.h"
+#include "visft/text.h"
 
 struct vt_pipeline {
     vt_loader *loader;
@@ -19,6 +21,8 @@ struct vt_pipeline {
     void *ds;
     bool owns_ds;
     size_t length;
+    const vt_bpe *tokenizer;
+    int64_t context_length;
 };
 
 vt_pipeline_opts vt_pipeline_defaults(void) {
@@ -55,7 +59,23 @@ static vt_status hook_transform(void *user, int worker, vt_sample *s, uint64_t s
                                 uint64_t index, vt_err *err) {
     (void)worker;
     vt_pipeline *p = user;
-    return vt_transforms_apply(p->transforms, s, seed, epoch, index, err);
+    vt_status st = vt_transforms_apply(p->transforms, s, seed, epoch, index, err);
+    for (size_t i = 0; st == VT_OK && p->tokenizer && i < s->n_captions; i++) {
+        vt_caption *cap = &s->captions[i];
+        int64_t *ids = malloc(sizeof *ids * (size_t)p->context_length);
+        int32_t *tok = realloc(cap->tokens, sizeof *tok * (size_t)p->context_length);
+        if (!ids || !tok) {
+            free(ids);
+            if (tok) cap->tokens = tok;
+            return vt_err_set(err, VT_ENOMEM, "out of memory tokenizing captions");
+        }
+        cap->tokens = tok;
+        st = vt_bpe_tokenize(p->tokenizer, cap->text, strlen(cap->text), p->context_length, ids, err);
+        for (int64_t k = 0; st == VT_OK && k < p->context_length; k++) tok[k] = (int32_t)ids[k];
+        cap->n_tokens = st == VT_OK ? (int32_t)p->context_length : 0;
+        free(ids);
+    }
+    return st;
 }
 
 static vt_status hook_collate(void *user, int worker, vt_sample *const *samples, size_t n, void **out,
@@ -101,6 +121,11 @@ vt_status vt_pipeline_create(const vt_dataset_vtable *vtable, void *ds, const st
     p->length = vtable->length(ds);
     p->collate = opts->collate;
     p->collate.struct_size = sizeof p->collate;
+    /* fields past the caller's struct_size keep their defaults (a caller built against an older header) */
+    if (opts->struct_size >= offsetof(vt_pipeline_opts, context_length) + sizeof opts->context_length) {
+        p->tokenizer = opts->tokenizer;
+        p->context_length = opts->context_length > 0 ? opts->context_length : VT_CLIP_CONTEXT_LENGTH;
+    }
     p->n_ctx = opts->loader.workers > 0 ? opts->loader.workers : 1;
     p->ctx = calloc((size_t)p->n_ctx, sizeof *p->ctx);
     vt_status st = p->ctx ? VT_OK : vt_err_set(err, VT_ENOMEM, "pipeline: out of memory");

@@ -45,6 +45,8 @@ void vt_sample_clear(vt_sample *s) {
     s->label = -1;
     free(s->source);
     s->source = NULL;
+    free(s->text);
+    s->text = NULL;
 }
 
 void vt_sample_free(vt_sample *s) {
@@ -103,6 +105,14 @@ vt_status vt_sample_new_image(vt_sample *s, int32_t width, int32_t height, vt_er
     vt_status st = vt_image_alloc(&s->image, width, height, err);
     if (st) return st;
     after_load(s, width, height);
+    return VT_OK;
+}
+
+vt_status vt_sample_set_text(vt_sample *s, const char *text, vt_err *err) {
+    char *c = text ? strdup(text) : NULL;
+    if (text && !c) return vt_err_set(err, VT_ENOMEM, "out of memory");
+    free(s->text);
+    s->text = c;
     return VT_OK;
 }
 
@@ -263,6 +273,7 @@ vt_status vt_sample_copy(vt_sample *dst, const vt_sample *src, vt_err *err) {
     dst->valid_height = src->valid_height;
     dst->decode = src->decode;
     if ((st = vt_sample_set_source(dst, src->source, err))) return st;
+    if ((st = vt_sample_set_text(dst, src->text, err))) return st;
     size_t old_cap = dst->cap_instances;
     if ((st = grow((void **)&dst->instances, &dst->cap_instances, src->n_instances, sizeof *dst->instances, err)))
         return st;

@@ -5,6 +5,7 @@
 #include "test_loader_dataset.h"
 #include "visft/config.h"
 #include "visft/pipeline.h"
+#include "visft/text.h"
 #include "visft/tensor.h"
 
 /* ---- a fake dataset: sample i is a (8 + i % 5) x 6 image of value 10 * i, label i % 3, one caption -------- */
@@ -293,7 +294,41 @@ START_TEST(test_open_owns_the_dataset) {
 }
 END_TEST
 
-VT_TEST_MAIN("pipeline", test_fake_batches_identical_with_1_and_3_workers,
+/* With a tokenizer, every caption of the batch arrives as a row of token ids: SOT first, EOT, zero padding. */
+START_TEST(test_captions_are_tokenized_into_the_batch) {
+    test_ds t;
+    vt_err err = {0};
+    ck_assert_msg(test_ds_open(&t, "shapes", shapes_yaml, "train", &err) == VT_OK, "%s", err.msg);
+    vt_bpe *bpe = NULL;
+    ck_assert_msg(vt_bpe_load(VISFT_TEST_DATA_DIR "/text/tiny_vocab.txt", &bpe, &err) == VT_OK, "%s", err.msg);
+    vt_pipeline_opts o = vt_pipeline_defaults();
+    o.loader.workers = 2;
+    o.loader.batch_size = 3;
+    o.tokenizer = bpe;
+    o.context_length = 24;
+    vt_pipeline *p;
+    ck_assert_msg(vt_pipeline_create(&t.comp->vt.dataset, t.ds, NULL, &o, &p, &err) == VT_OK, "%s", err.msg);
+    const vt_batch *b;
+    ck_assert_msg(vt_pipeline_next(p, &b, NULL, &err) == VT_OK, "%s", err.msg);
+    const vt_tensor *tok = vt_batch_target(b, "caption_tokens");
+    ck_assert_ptr_nonnull(tok);
+    ck_assert_int_eq(tok->shape[0], (int64_t)b->n_captions);
+    ck_assert_int_eq(tok->shape[1], 24);
+    for (int64_t r = 0; r < tok->shape[0]; r++) {
+        const int64_t *row = vt_i64(tok) + r * 24;
+        int64_t want[24];
+        ck_assert_int_eq(vt_bpe_tokenize(bpe, b->captions[r], strlen(b->captions[r]), 24, want, &err), VT_OK);
+        ck_assert_int_eq(row[0], vt_bpe_sot_id(bpe));
+        for (int k = 0; k < 24; k++) ck_assert_int_eq(row[k], want[k]);
+    }
+    vt_pipeline_release(p, b);
+    vt_pipeline_destroy(p);
+    vt_bpe_free(bpe);
+    test_ds_close(&t);
+}
+END_TEST
+
+VT_TEST_MAIN("pipeline", test_captions_are_tokenized_into_the_batch, test_fake_batches_identical_with_1_and_3_workers,
              test_images_normalised_and_captions_in_the_batch, test_corrupt_sample_skipped_and_counted,
              test_bad_transforms_and_options_are_errors, test_shapes_batches_have_targets_and_match_across_workers,
              test_open_owns_the_dataset)

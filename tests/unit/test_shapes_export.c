@@ -267,6 +267,10 @@ START_TEST(plugin_samples_match_the_generator) {
         ck_assert_uint_eq(s.n_instances, (size_t)sc.n_objects);
         ck_assert_uint_eq(s.n_captions, 2);
         ck_assert_str_eq(s.captions[0].text, sc.captions[0]);
+        if (sc.has_text) /* the OCR ground truth travels with the sample */
+            ck_assert_str_eq(s.text, sc.text);
+        else
+            ck_assert_ptr_null(s.text);
         for (int k = 0; k < sc.n_objects; k++) {
             const vt_instance *in = &s.instances[k];
             const vt_shapes_object *ob = &sc.objects[k];

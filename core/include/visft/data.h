@@ -151,7 +151,12 @@ typedef struct vt_sample {
     char *source;
     /* allocation sizes (internal) */
     size_t cap_instances, cap_captions;
+    /* Text drawn in the image, for OCR-style tasks (owned; NULL when the image has none). */
+    char *text;
 } vt_sample;
+
+/* Sets (copies) the sample's OCR text; NULL clears it. */
+vt_status vt_sample_set_text(vt_sample *s, const char *text, vt_err *err);
 
 /* Zeroes s and sets struct_size (label = -1). Call once before first use. */
 void vt_sample_init(vt_sample *s);

@@ -32,6 +32,11 @@ typedef struct vt_pipeline_opts {
     vt_loader_opts loader;
     /* Targets and size_divisibility; mean/std are replaced by the transforms' normalize. */
     vt_collate_opts collate;
+    /* Optional: caption token ids. With a tokenizer, every caption is tokenized on the loader threads
+     * (context_length ids, SOT/EOT, zero padding; 0 means 77) and the batch gets "caption_tokens"
+     * [n_captions, context_length] i64 beside caption_image. Not owned; must outlive the pipeline. */
+    const struct vt_bpe *tokenizer;
+    int64_t context_length;
 } vt_pipeline_opts;
 
 /* vt_loader_defaults() and vt_collate_opts_default(). */

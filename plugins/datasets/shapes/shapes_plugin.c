@@ -86,6 +86,7 @@ static vt_status fill(const shapes_ds *ds, const vt_shapes_scene *sc, size_t ind
     }
     free(counts);
     for (int c = 0; st == VT_OK && c < sc->n_captions; c++) st = vt_sample_add_caption(s, sc->captions[c], err);
+    if (st == VT_OK && sc->has_text) st = vt_sample_set_text(s, sc->text, err);
     if (st == VT_OK) {
         char src[96];
         snprintf(src, sizeof src, "shapes:%s:%zu", ds->split, index);

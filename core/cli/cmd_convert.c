@@ -37,6 +37,7 @@ vt_status vt_cli_load_backbone(vt_ctx *c, const vt_cli_backbone *b, vt_vit **out
     vt_st_close(f);
     if (st != VT_OK) return st;
     if (info && note[0]) fprintf(info, "%s\n", note);
+    cfg.skip_init = b->allow_missing.n == 0; /* everything comes from the file: no random init to pay for */
     vt_vit *m = vt_vit_create(c, &cfg, err);
     if (!m) return err->code;
     const char **allow = NULL, **ignore = NULL;

@@ -60,9 +60,10 @@ static vt_tensor *param(builder *b, float init_std, float init_const, int ndim, 
         b->failed = true;
         return NULL;
     }
-    if (init_std > 0)
+    /* with skip_init the zeros vt_tensor_create wrote stay until a checkpoint fills the tensor */
+    if (!b->m->cfg.skip_init && init_std > 0)
         fill_trunc_normal(t, b->seed++ * 7919u + 17u, init_std);
-    else
+    else if (!b->m->cfg.skip_init)
         fill_const(t, init_const);
     char name[128];
     snprintf(name, sizeof name, fmt, idx);

@@ -97,6 +97,8 @@ typedef struct vt_vit_config {
     bool pos_antialias;  /* position-embedding resampling: true = timm/open_clip F.interpolate(bicubic,
                             antialias=True), false = EVA-CLIP's bicubic without antialias */
     bool grad_checkpoint; /* recompute each block in backward instead of keeping its activations */
+    bool skip_init;       /* parameters start at zero: every one will be loaded from a checkpoint (a 1B-parameter
+                             model's random init takes tens of seconds) */
 } vt_vit_config;
 
 /* ViT-S/16 as in timm's vit_small_patch16_224 (384 wide, 12 deep, 6 heads, MLP 1536, 1000 classes). */

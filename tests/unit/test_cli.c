@@ -7,36 +7,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli_run.h"
 #include "vt_test.h"
 
-#ifndef VISFT_FIXTURE_DIR
-#define VISFT_FIXTURE_DIR VISFT_BUILD_DIR "/tests/plugins"
-#endif
-
-typedef struct run_result {
-    int rc;
-    char *out, *err;
-} run_result;
-
-static run_result last;
-
-/* Runs `visft ARGS...` (NULL-terminated) and keeps stdout/stderr text in `last`. */
-static int run_argv(const char *const *args) {
-    free(last.out);
-    free(last.err);
-    char *argv[64] = {"visft"};
-    int argc = 1;
-    for (; args[argc - 1] && argc < 63; argc++) argv[argc] = (char *)args[argc - 1];
-    size_t no = 0, ne = 0;
-    FILE *out = open_memstream(&last.out, &no), *err = open_memstream(&last.err, &ne);
-    ck_assert(out && err);
-    last.rc = vt_cli_main(argc, argv, out, err);
-    fclose(out);
-    fclose(err);
-    return last.rc;
-}
-#define RUN(...) run_argv((const char *const[]){__VA_ARGS__, NULL})
-#define RUN0() run_argv((const char *const[]){NULL})
 
 static size_t count_lines(const char *s) {
     size_t n = 0;

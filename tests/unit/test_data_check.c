@@ -6,36 +6,10 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli_run.h"
 #include "data/check.h"
 #include "test_loader_dataset.h"
 
-#ifndef VISFT_FIXTURE_DIR
-#define VISFT_FIXTURE_DIR VISFT_BUILD_DIR "/tests/plugins"
-#endif
-
-typedef struct run_result {
-    int rc;
-    char *out, *err;
-} run_result;
-
-static run_result last;
-
-/* Runs `visft ARGS...` (NULL-terminated) keeping stdout/stderr in `last`. */
-static int run_argv(const char *const *args) {
-    free(last.out);
-    free(last.err);
-    char *argv[64] = {"visft"};
-    int argc = 1;
-    for (; args[argc - 1] && argc < 63; argc++) argv[argc] = (char *)args[argc - 1];
-    size_t no = 0, ne = 0;
-    FILE *out = open_memstream(&last.out, &no), *err = open_memstream(&last.err, &ne);
-    ck_assert(out && err);
-    last.rc = vt_cli_main(argc, argv, out, err);
-    fclose(out);
-    fclose(err);
-    return last.rc;
-}
-#define RUN(...) run_argv((const char *const[]){__VA_ARGS__, NULL})
 #define ASSERT_OUT_HAS(s) ck_assert_msg(strstr(last.out, (s)), "stdout lacks '%s':\n%s", (s), last.out)
 #define ASSERT_ERR_HAS(s) ck_assert_msg(strstr(last.err, (s)), "stderr lacks '%s':\n%s", (s), last.err)
 

@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all setup build test test-sanitize long-check bench clean golden
+.PHONY: all setup build test test-sanitize long-check bench clean golden quickstart
 
 all: build
 
@@ -29,6 +29,10 @@ test-sanitize: setup
 # Slow checks kept out of the default suite (fuzzing runs, long training runs).
 long-check: build
 	@scripts/long_check.sh $(BUILD)
+
+# The README's main job: the two ViSFT stages on synthetic shapes, before/after table, about a minute on CPU.
+quickstart: build
+	@$(BUILD)/visft run configs/shapes_linear.yaml
 
 bench: build
 	@$(BUILD)/visft bench gemm

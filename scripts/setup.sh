@@ -1,18 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages visft needs to build and test, when they are missing.
 # As root it runs apt-get; otherwise it prints the exact command to run and exits non-zero.
-# Usage: scripts/setup.sh [--with-mpi] [--quiet]
+# Usage: scripts/setup.sh [--quiet]
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev libyaml-dev check libjpeg62-turbo-dev libpng-dev
       python3-torch python3-numpy python3-venv python3-pil python3-torchvision python3-regex python3-yaml
-      python3-requests python3-psutil zlib1g-dev)
+      python3-requests python3-psutil python3-protobuf python3-absl zlib1g-dev libopenmpi-dev openmpi-bin)
 quiet=0
 for arg in "$@"; do
   case "$arg" in
-    --with-mpi) pkgs+=(libopenmpi-dev openmpi-bin) ;;
     --quiet) quiet=1 ;;
-    *) echo "setup.sh: unknown option '$arg' (expected --with-mpi or --quiet)" >&2; exit 2 ;;
+    *) echo "setup.sh: unknown option '$arg' (expected --quiet)" >&2; exit 2 ;;
   esac
 done
 

@@ -16,6 +16,9 @@ static const vt_cli_command *const commands[] = {
     &vt_cmd_export,
     &vt_cmd_features,
     &vt_cmd_data,
+    &vt_cmd_run,
+    &vt_cmd_train,
+    &vt_cmd_eval,
     NULL,
 };
 

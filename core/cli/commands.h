@@ -19,6 +19,9 @@ extern const vt_cli_command vt_cmd_convert;
 extern const vt_cli_command vt_cmd_export;
 extern const vt_cli_command vt_cmd_features;
 extern const vt_cli_command vt_cmd_data;
+extern const vt_cli_command vt_cmd_run;
+extern const vt_cli_command vt_cmd_train;
+extern const vt_cli_command vt_cmd_eval;
 
 /* The option every command that loads plugins offers: -P/--plugin-path DIR, stored in a vt_cli_strings
  * field of the args struct. */

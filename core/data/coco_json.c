@@ -7,7 +7,10 @@
  * order) while the next one is scanned and parsed; at most two batch DOMs exist at a time. The scanner
  * never judges JSON validity: whenever it or a batch parse finds something wrong, the whole file is parsed
  * once more with vt_json_parse, whose message (line, column, byte) is the one reported. File pages already
- * converted are dropped from memory as the scan moves on. */
+ * converted are dropped from memory as the scan moves on.
+ *
+ * Under VT_COCO_SKIP the annotations and images arrays, most of a file, are read by coco_json_fast.c
+ * instead: no DOM, several threads, same results. */
 #include "coco_json_internal.h"
 
 #include <errno.h>
@@ -25,7 +28,7 @@
 
 /* ---- scanner ---- */
 
-static const char *skip_ws(const char *p, const char *end) {
+const char *coco_skip_ws(const char *p, const char *end) {
     while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
     return p;
 }
@@ -44,7 +47,7 @@ static const unsigned char k_special[256] = {['"'] = 1, ['['] = 1, [']'] = 1, ['
 
 /* p at the start of a value; returns one past its end, or NULL when the text ends first or the value is
  * structurally broken (the real parser then says how). */
-static const char *skip_value(const char *p, const char *end) {
+const char *coco_skip_value(const char *p, const char *end) {
     if (p >= end) return NULL;
     if (*p == '"') return skip_string(p, end);
     if (*p == '[' || *p == '{') {
@@ -107,7 +110,7 @@ vt_status coco_bad(coco_builder *b, vt_coco_bad kind, size_t off, const char *fm
 }
 
 /* Something is structurally wrong: let the real parser find and describe it. */
-static vt_status syntax_error(coco_builder *b, const char *p, vt_err *err) {
+vt_status coco_syntax_error(coco_builder *b, const char *p, vt_err *err) {
     vt_json_doc *doc = NULL;
     vt_json_opts o = {.name = b->name};
     vt_status st = vt_json_parse(b->text, b->len, &o, &doc, NULL, err);
@@ -156,8 +159,8 @@ static vt_status prepare(coco_builder *b, batch *bt, const char *p, vt_err *err)
     bt->n = 0;
     bt->last = false;
     while (!bt->last && (size_t)(p - start) < BATCH_BYTES) {
-        const char *e = skip_value(p, end);
-        if (!e) return syntax_error(b, p, err);
+        const char *e = coco_skip_value(p, end);
+        if (!e) return coco_syntax_error(b, p, err);
         if (bt->n == bt->cap_offs) {
             size_t cap = bt->cap_offs ? 2 * bt->cap_offs : 1024;
             size_t *o = realloc(bt->offs, cap * sizeof *o);
@@ -166,10 +169,10 @@ static vt_status prepare(coco_builder *b, batch *bt, const char *p, vt_err *err)
         }
         bt->offs[bt->n++] = (size_t)(p - b->text);
         last_end = e;
-        p = skip_ws(e, end);
-        if (p < end && *p == ',') p = skip_ws(p + 1, end);
+        p = coco_skip_ws(e, end);
+        if (p < end && *p == ',') p = coco_skip_ws(p + 1, end);
         else if (p < end && *p == ']') bt->last = true, p++;
-        else return syntax_error(b, p, err);
+        else return coco_syntax_error(b, p, err);
     }
     bt->after = p;
     size_t n = (size_t)(last_end - start);
@@ -182,7 +185,7 @@ static vt_status prepare(coco_builder *b, batch *bt, const char *p, vt_err *err)
     memcpy(bt->buf + 1, start, n);
     bt->buf[n + 1] = ']';
     vt_json_opts o = {.name = b->name};
-    if (vt_json_parse(bt->buf, n + 2, &o, &bt->doc, NULL, NULL) != VT_OK) return syntax_error(b, start, err);
+    if (vt_json_parse(bt->buf, n + 2, &o, &bt->doc, NULL, NULL) != VT_OK) return coco_syntax_error(b, start, err);
     return VT_OK;
 }
 
@@ -197,7 +200,7 @@ static void *convert(void *arg) {
 /* p just after '['; *pp receives the position after the closing ']'. */
 static vt_status array_batches(coco_builder *b, const char *p, item_fn fn, const char **pp) {
     const char *end = b->text + b->len;
-    p = skip_ws(p, end);
+    p = coco_skip_ws(p, end);
     if (p < end && *p == ']') {
         *pp = p + 1;
         return VT_OK;
@@ -241,34 +244,39 @@ static vt_status array_batches(coco_builder *b, const char *p, item_fn fn, const
 static vt_status walk(coco_builder *b) {
     const char *p = b->text, *end = b->text + b->len;
     if (b->len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3;
-    p = skip_ws(p, end);
-    if (p >= end || *p != '{') return syntax_error(b, p, b->err);
-    p = skip_ws(p + 1, end);
+    p = coco_skip_ws(p, end);
+    if (p >= end || *p != '{') return coco_syntax_error(b, p, b->err);
+    p = coco_skip_ws(p + 1, end);
     if (p < end && *p == '}') p++;
     else
         for (;;) {
-            if (p >= end || *p != '"') return syntax_error(b, p, b->err);
+            if (p >= end || *p != '"') return coco_syntax_error(b, p, b->err);
             const char *ke = skip_string(p, end);
-            if (!ke) return syntax_error(b, p, b->err);
+            if (!ke) return coco_syntax_error(b, p, b->err);
             size_t klen = (size_t)(ke - p - 2);
             const char *key = p + 1;
-            p = skip_ws(ke, end);
-            if (p >= end || *p != ':') return syntax_error(b, p, b->err);
-            p = skip_ws(p + 1, end);
+            p = coco_skip_ws(ke, end);
+            if (p >= end || *p != ':') return coco_syntax_error(b, p, b->err);
+            p = coco_skip_ws(p + 1, end);
             item_fn fn = NULL;
             /* keys with escapes are not ones we read: fine to compare the raw bytes */
             if (klen == 6 && !memcmp(key, "images", 6)) fn = coco_add_image;
             else if (klen == 11 && !memcmp(key, "annotations", 11)) fn = coco_add_annotation;
             else if (klen == 10 && !memcmp(key, "categories", 10)) fn = coco_add_category;
             if (fn && p < end && *p == '[') {
-                vt_status st = array_batches(b, p + 1, fn, &p);
+                /* the fast reader only counts bad entries: failing on the first keeps the batch path's order.
+                 * VISFT_COCO_BATCH=1 forces the batch path (tests compare the two) */
+                bool fast = b->policy == VT_COCO_SKIP && !getenv("VISFT_COCO_BATCH");
+                vt_status st = fast && fn == coco_add_annotation ? coco_fast_annotations(b, p + 1, &p)
+                               : fast && fn == coco_add_image    ? coco_fast_images(b, p + 1, &p)
+                                                                 : array_batches(b, p + 1, fn, &p);
                 if (st) return st;
             } else {
                 /* info, licenses, ...: validated, not kept */
-                const char *e = skip_value(p, end);
-                if (!e) return syntax_error(b, p, b->err);
+                const char *e = coco_skip_value(p, end);
+                if (!e) return coco_syntax_error(b, p, b->err);
                 vt_json_doc *doc = NULL;
-                if (vt_json_parse(p, (size_t)(e - p), NULL, &doc, NULL, NULL) != VT_OK) return syntax_error(b, p, b->err);
+                if (vt_json_parse(p, (size_t)(e - p), NULL, &doc, NULL, NULL) != VT_OK) return coco_syntax_error(b, p, b->err);
                 vt_json_doc_free(doc);
                 if (fn) {
                     size_t line, col, off = (size_t)(p - b->text);
@@ -278,19 +286,19 @@ static vt_status walk(coco_builder *b) {
                 }
                 p = e;
             }
-            p = skip_ws(p, end);
+            p = coco_skip_ws(p, end);
             if (p < end && *p == ',') {
-                p = skip_ws(p + 1, end);
+                p = coco_skip_ws(p + 1, end);
                 continue;
             }
             if (p < end && *p == '}') {
                 p++;
                 break;
             }
-            return syntax_error(b, p, b->err);
+            return coco_syntax_error(b, p, b->err);
         }
-    p = skip_ws(p, end);
-    if (p != end) return syntax_error(b, p, b->err);
+    p = coco_skip_ws(p, end);
+    if (p != end) return coco_syntax_error(b, p, b->err);
     return VT_OK;
 }
 
@@ -327,7 +335,7 @@ vt_status vt_coco_load(const char *path, const vt_coco_opts *opts, vt_coco **out
         }
         b.text = buf;
     }
-    close(fd);
+    b.fd = fd; /* the fast reader reads with pread rather than through the mapping */
     vt_status st = VT_OK;
     b.c = calloc(1, sizeof *b.c);
     if (!b.c || !(b.c->path = strdup(path))) st = vt_err_set(err, VT_ENOMEM, "%s: out of memory", path);
@@ -335,6 +343,7 @@ vt_status vt_coco_load(const char *path, const vt_coco_opts *opts, vt_coco **out
     if (!st) st = walk(&b);
     if (!st) st = coco_finish(&b);
     coco_builder_free(&b);
+    close(fd);
     if (map != MAP_FAILED) munmap(map, b.len);
     free(buf);
     if (st) {

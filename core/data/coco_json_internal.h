@@ -13,6 +13,7 @@ typedef struct coco_builder {
     const char *name, *text;
     size_t len, dropped;
     bool mapped;
+    int fd; /* the open file (text is its mapping or a copy) */
     vt_coco_policy policy;
     vt_err *err;
     /* growth capacities of c's arrays, and per-annotation raw ids resolved at the end */
@@ -37,5 +38,17 @@ vt_status coco_finish(coco_builder *b);
 vt_status coco_bad(coco_builder *b, vt_coco_bad kind, size_t off, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void coco_line_col(const coco_builder *b, size_t off, size_t *line, size_t *col);
+
+/* Scanner pieces of coco_json.c: whitespace, one value's extent (NULL: broken or cut), and the error for
+ * broken JSON at p (the whole file reparsed by vt_json_parse for its message). */
+const char *coco_skip_ws(const char *p, const char *end);
+const char *coco_skip_value(const char *p, const char *end);
+vt_status coco_syntax_error(coco_builder *b, const char *p, vt_err *err);
+
+/* The annotations array read without a DOM (coco_json_fast.c); p just after '[', *pp receives the position
+ * after ']'. Same results as array_batches with coco_add_annotation under VT_COCO_SKIP. */
+vt_status coco_fast_annotations(coco_builder *b, const char *p, const char **pp);
+/* The same for "images" (coco_add_image), on one thread. */
+vt_status coco_fast_images(coco_builder *b, const char *p, const char **pp);
 
 #endif

@@ -1,6 +1,7 @@
 /* COCO loader: parsed images, annotations and categories into vt_coco arrays, then id resolution and
  * grouping by image (see coco_json.h). */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,6 +325,42 @@ static int64_t find_cat(const vt_coco *c, int64_t id) {
     return lo < c->n_cats && c->cats[lo].id == id ? (int64_t)lo : -1;
 }
 
+/* Image and category indexes of annotations [from, to): the lookups are most of coco_finish's time, so
+ * large files do them on two threads. */
+typedef struct resolve_job {
+    const coco_builder *b;
+    int64_t *im, *cat;
+    size_t from, to;
+} resolve_job;
+
+static void *resolve_run(void *arg) {
+    resolve_job *j = arg;
+    for (size_t i = j->from; i < j->to; i++) {
+        j->im[i] = vt_coco_find_image(j->b->c, j->b->ann_image[i]);
+        j->cat[i] = find_cat(j->b->c, j->b->ann_cat[i]);
+    }
+    return NULL;
+}
+
+/* Annotations of images [lo, hi) to their grouped places; two of these cover all images. */
+typedef struct scatter_job {
+    const vt_coco_ann *anns;
+    const int64_t *ims; /* image index per annotation, -1: dropped */
+    size_t n;
+    uint32_t *per; /* next free place per image */
+    vt_coco_ann *out;
+    int64_t lo, hi;
+} scatter_job;
+
+static void *scatter_run(void *arg) {
+    scatter_job *j = arg;
+    for (size_t i = 0; i < j->n; i++) {
+        int64_t im = j->ims[i];
+        if (im >= j->lo && im < j->hi) j->out[j->per[im]++] = j->anns[i];
+    }
+    return NULL;
+}
+
 vt_status coco_finish(coco_builder *b) {
     vt_coco *c = b->c;
     vt_status st;
@@ -357,11 +394,21 @@ vt_status coco_finish(coco_builder *b) {
                               (long long)c->cats[i].id);
     /* annotations: resolve, then group by image with a counting sort (stable: file order per image) */
     uint32_t *per = calloc(c->n_images + 1, sizeof *per);
-    if (!per) return oom(b);
+    int64_t *ims = malloc((c->n_anns ? c->n_anns : 1) * sizeof *ims), *cats = malloc((c->n_anns ? c->n_anns : 1) * sizeof *cats);
+    if (!per || !ims || !cats) {
+        free(per), free(ims), free(cats);
+        return oom(b);
+    }
+    resolve_job jobs[2] = {{b, ims, cats, 0, c->n_anns / 2}, {b, ims, cats, c->n_anns / 2, c->n_anns}};
+    pthread_t th;
+    bool threaded = c->n_anns >= 100000 && pthread_create(&th, NULL, resolve_run, &jobs[1]) == 0;
+    resolve_run(&jobs[0]);
+    if (threaded) pthread_join(th, NULL);
+    else resolve_run(&jobs[1]);
     size_t kept = 0;
     for (size_t i = 0; i < c->n_anns; i++) {
         vt_coco_ann *a = &c->anns[i];
-        int64_t im = vt_coco_find_image(c, b->ann_image[i]), cat = find_cat(c, b->ann_cat[i]);
+        int64_t im = ims[i], cat = cats[i];
         st = VT_OK;
         if (im < 0)
             st = coco_bad(b, VT_COCO_BAD_NO_IMAGE, b->ann_off[i], "annotation id %lld: image_id %lld is not in images",
@@ -370,30 +417,39 @@ vt_status coco_finish(coco_builder *b) {
             st = coco_bad(b, VT_COCO_BAD_CATEGORY, b->ann_off[i], "annotation id %lld: unknown category_id %lld",
                           (long long)a->id, (long long)b->ann_cat[i]);
         if (st) {
-            free(per);
+            free(per), free(ims), free(cats);
             return st;
         }
         if (im < 0 || cat < 0) {
             a->image = UINT32_MAX;
+            ims[i] = -1;
             continue;
         }
         a->image = (uint32_t)im, a->label = (int32_t)cat;
         per[im]++;
         kept++;
     }
+    free(cats);
     vt_coco_ann *sorted = malloc((kept ? kept : 1) * sizeof *sorted);
     if (!sorted) {
-        free(per);
+        free(per), free(ims);
         return oom(b);
     }
     uint32_t run = 0;
+    size_t split = c->n_images; /* images [0, split) are written by this thread, the rest by a second one */
     for (size_t i = 0; i < c->n_images; i++) {
         c->images[i].first_ann = run, c->images[i].n_anns = per[i];
+        if (split == c->n_images && run >= kept / 2) split = i;
         run += per[i];
         per[i] = c->images[i].first_ann;
     }
-    for (size_t i = 0; i < c->n_anns; i++)
-        if (c->anns[i].image != UINT32_MAX) sorted[per[c->anns[i].image]++] = c->anns[i];
+    scatter_job parts[2] = {{c->anns, ims, c->n_anns, per, sorted, 0, (int64_t)split},
+                            {c->anns, ims, c->n_anns, per, sorted, (int64_t)split, (int64_t)c->n_images}};
+    threaded = kept >= 100000 && pthread_create(&th, NULL, scatter_run, &parts[1]) == 0;
+    scatter_run(&parts[0]);
+    if (threaded) pthread_join(th, NULL);
+    else scatter_run(&parts[1]);
+    free(ims);
     free(c->anns);
     c->anns = sorted, c->n_anns = kept;
     /* captions the same way */

@@ -13,6 +13,7 @@
 #include "visft/experiment.h"
 #include "visft/json.h"
 #include "visft/loader.h"
+#include "visft/model.h"
 #include "visft/nn.h"
 #include "visft/ops.h"
 #include "visft/optim.h"

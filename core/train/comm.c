@@ -1,0 +1,199 @@
+/* Communicator front end: the single-rank communicator, checked wrappers, selection from the launch
+ * environment and bucketed gradient all-reduce. The MPI implementation is in comm_mpi.c. */
+#include "visft/comm.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- single rank: every collective is the identity ---- */
+
+static vt_status single_allreduce_f32(vt_comm *c, float *buf, size_t n, vt_err *err) { return VT_OK; }
+static vt_status single_allreduce_f64(vt_comm *c, double *buf, size_t n, vt_err *err) { return VT_OK; }
+static vt_status single_broadcast(vt_comm *c, void *buf, size_t n, int root, vt_err *err) { return VT_OK; }
+static vt_status single_barrier(vt_comm *c, vt_err *err) { return VT_OK; }
+static void single_destroy(vt_comm *c) {}
+
+static const vt_comm_ops single_ops = {single_allreduce_f32, single_allreduce_f64, single_broadcast,
+                                       single_barrier, single_destroy};
+static vt_comm single_comm = {&single_ops, 0, 1, "single", NULL};
+
+vt_comm *vt_comm_single(void) { return &single_comm; }
+
+/* ---- checked wrappers ---- */
+
+static vt_status check_comm(vt_comm *c, const void *buf, size_t n, const char *what, vt_err *err) {
+    if (!c || !c->ops) return vt_err_set(err, VT_EINVAL, "comm %s: NULL communicator", what);
+    if (n > 0 && !buf) return vt_err_set(err, VT_EINVAL, "comm %s: NULL buffer of %zu elements", what, n);
+    return VT_OK;
+}
+
+vt_status vt_comm_allreduce_sum_f32(vt_comm *c, float *buf, size_t n, vt_err *err) {
+    vt_status s = check_comm(c, buf, n, "allreduce_sum_f32", err);
+    if (s != VT_OK || n == 0) return s;
+    return c->ops->allreduce_sum_f32(c, buf, n, err);
+}
+
+vt_status vt_comm_allreduce_sum_f64(vt_comm *c, double *buf, size_t n, vt_err *err) {
+    vt_status s = check_comm(c, buf, n, "allreduce_sum_f64", err);
+    if (s != VT_OK || n == 0) return s;
+    return c->ops->allreduce_sum_f64(c, buf, n, err);
+}
+
+vt_status vt_comm_broadcast_bytes(vt_comm *c, void *buf, size_t n, int root, vt_err *err) {
+    vt_status s = check_comm(c, buf, n, "broadcast_bytes", err);
+    if (s != VT_OK) return s;
+    if (root < 0 || root >= c->world_size)
+        return vt_err_set(err, VT_EINVAL, "comm broadcast_bytes: root %d outside world of %d", root, c->world_size);
+    if (n == 0) return VT_OK;
+    return c->ops->broadcast_bytes(c, buf, n, root, err);
+}
+
+vt_status vt_comm_barrier(vt_comm *c, vt_err *err) {
+    vt_status s = check_comm(c, NULL, 0, "barrier", err);
+    if (s != VT_OK) return s;
+    return c->ops->barrier(c, err);
+}
+
+void vt_comm_destroy(vt_comm *c) {
+    if (c && c->ops && c->ops->destroy) c->ops->destroy(c);
+}
+
+/* ---- selection from the environment ---- */
+
+/* World size announced by the launcher (OpenMPI's mpirun, or a PMI launcher such as MPICH/Slurm), 0 if none. */
+static long launcher_world_size(void) {
+    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end == '\0' && n > 0) return n;
+        }
+    }
+    return 0;
+}
+
+vt_status vt_comm_from_env(int *argc, char ***argv, vt_comm **out, vt_err *err) {
+    if (!out) return vt_err_set(err, VT_EINVAL, "comm from_env: NULL output");
+    *out = vt_comm_single();
+    long world = launcher_world_size();
+    if (world == 0) return VT_OK;
+    if (!vt_comm_mpi_available()) {
+        if (world == 1) return VT_OK; /* mpirun -np 1 without MPI is still a correct single-rank run */
+        return vt_err_set(err, VT_EUNSUPPORTED,
+                          "comm: launched by mpirun with %ld ranks but visft was built without MPI "
+                          "(apt-get install libopenmpi-dev openmpi-bin, then rebuild)", world);
+    }
+    vt_comm *c = NULL;
+    vt_status s = vt_comm_mpi_create(argc, argv, &c, err);
+    if (s != VT_OK) return s;
+    *out = c;
+    return VT_OK;
+}
+
+/* ---- bucketed gradient all-reduce ---- */
+
+static float *grad_data(const vt_tensor_list_item *it, size_t *n, vt_err *err, vt_status *s) {
+    vt_tensor *g = it->tensor ? it->tensor->grad : NULL;
+    *s = VT_OK;
+    *n = 0;
+    if (!g) return NULL;
+    float *p = vt_is_contiguous(g) ? vt_f32(g) : NULL;
+    if (!p) {
+        *s = vt_err_set(err, VT_EUNSUPPORTED, "comm allreduce_grads: gradient of '%s' is not a contiguous f32 CPU tensor",
+                        it->name ? it->name : "?");
+        return NULL;
+    }
+    *n = (size_t)vt_numel(g);
+    return p;
+}
+
+/* Copies floats between the bucket and the gradients in the order they were packed; to_bucket picks the direction.
+ * The scale is applied on unpacking (1 when not averaging). */
+static vt_status bucket_move(const vt_tensor_list *params, size_t first, size_t first_off, float *buf, size_t count,
+                             bool to_bucket, float divisor, vt_err *err) {
+    size_t pos = 0, off = first_off;
+    for (size_t i = first; pos < count && i < params->n; i++, off = 0) {
+        size_t n;
+        vt_status s;
+        float *g = grad_data(&params->items[i], &n, err, &s);
+        if (s != VT_OK) return s;
+        if (!g || off >= n) continue;
+        size_t take = n - off < count - pos ? n - off : count - pos;
+        if (to_bucket) {
+            memcpy(buf + pos, g + off, take * sizeof(float));
+        } else if (divisor != 1.0f) {
+            for (size_t k = 0; k < take; k++) g[off + k] = buf[pos + k] / divisor;
+        } else {
+            memcpy(g + off, buf + pos, take * sizeof(float));
+        }
+        pos += take;
+    }
+    return VT_OK;
+}
+
+vt_status vt_comm_allreduce_grads_ex(vt_comm *c, const vt_tensor_list *params, bool average, size_t bucket_bytes,
+                                     size_t *n_calls, vt_err *err) {
+    if (n_calls) *n_calls = 0;
+    if (!c || !c->ops) return vt_err_set(err, VT_EINVAL, "comm allreduce_grads: NULL communicator");
+    if (!params) return vt_err_set(err, VT_EINVAL, "comm allreduce_grads: NULL parameter list");
+    if (bucket_bytes == 0) bucket_bytes = VT_COMM_BUCKET_BYTES;
+    size_t cap = bucket_bytes / sizeof(float);
+    if (cap == 0) return vt_err_set(err, VT_EINVAL, "comm allreduce_grads: bucket of %zu bytes holds no float", bucket_bytes);
+
+    /* Validate every gradient before the first collective, so a bad one fails all ranks alike and early. */
+    size_t total = 0;
+    for (size_t i = 0; i < params->n; i++) {
+        size_t n;
+        vt_status s;
+        grad_data(&params->items[i], &n, err, &s);
+        if (s != VT_OK) return s;
+        total += n;
+    }
+    if (total == 0) return VT_OK;
+    /* World 1: nothing to sum and the average is the identity, so skip the copies. */
+    if (c->world_size == 1) return VT_OK;
+    if (cap > total) cap = total;
+
+    float *buf = malloc(cap * sizeof(float));
+    if (!buf) return vt_err_set(err, VT_ENOMEM, "comm allreduce_grads: cannot allocate a %zu-byte bucket", cap * sizeof(float));
+    float divisor = average ? (float)c->world_size : 1.0f;
+
+    /* Walk the gradients in list order, filling the bucket; each full bucket is reduced and unpacked, then
+     * the partial last one. The packing depends only on the list, so every rank cuts the same buckets. */
+    vt_status s = VT_OK;
+    size_t b_first = 0, b_off = 0, used = 0;
+    for (size_t i = 0; i <= params->n && s == VT_OK; i++) {
+        size_t n = 0;
+        if (i < params->n) grad_data(&params->items[i], &n, err, &s);
+        size_t off = 0;
+        for (;;) {
+            if (s != VT_OK) break;
+            bool end = i == params->n;
+            if (used == cap || (end && used > 0)) {
+                s = bucket_move(params, b_first, b_off, buf, used, true, 1.0f, err);
+                if (s == VT_OK) s = vt_comm_allreduce_sum_f32(c, buf, used, err);
+                if (s == VT_OK) s = bucket_move(params, b_first, b_off, buf, used, false, divisor, err);
+                if (s == VT_OK && n_calls) (*n_calls)++;
+                used = 0;
+                continue;
+            }
+            if (off >= n) break;
+            if (used == 0) {
+                b_first = i;
+                b_off = off;
+            }
+            size_t take = n - off < cap - used ? n - off : cap - used;
+            used += take;
+            off += take;
+        }
+    }
+    free(buf);
+    return s;
+}
+
+vt_status vt_comm_allreduce_grads(vt_comm *c, const vt_tensor_list *params, bool average, vt_err *err) {
+    return vt_comm_allreduce_grads_ex(c, params, average, 0, NULL, err);
+}

@@ -1,0 +1,56 @@
+/* Internals of the trainer (visft/trainer.h), shared by core/train/trainer*.c. */
+#ifndef VISFT_TRAINER_INTERNAL_H
+#define VISFT_TRAINER_INTERNAL_H
+
+#include "visft/context.h"
+#include "visft/metrics.h"
+#include "visft/model.h"
+#include "visft/optim.h"
+#include "visft/pipeline.h"
+#include "visft/trainer.h"
+
+typedef struct vt_trainer_head {
+    const vt_exp_task *task;
+    void *self;                 /* the head instance */
+    const vt_head_vtable *vt;
+    vt_pipeline *pipe;          /* opened on first use */
+} vt_trainer_head;
+
+struct vt_trainer {
+    const vt_experiment *exp;
+    vt_registry *reg;
+    vt_trainer_opts opts;
+    vt_ctx *c;
+    vt_vit *vit;
+    vt_tensor_list lora;        /* LoRA parameters once a lora stage ran */
+    bool has_lora;
+    vt_trainer_head *heads;     /* one per experiment task */
+    size_t n_heads;
+    vt_host host;
+    vt_model model;
+    int64_t global_step;        /* steps taken over all stages (drives task sampling) */
+    int consecutive_bad;
+    vt_trainer_stats stats;
+    vt_metrics *metrics;        /* RUN_DIR/metrics.jsonl + TensorBoard events when opts.metrics */
+};
+
+/* One training step of `head` with the optimizer over `params`: fetches a batch, forwards (backbone under
+ * no_grad when frozen), backpropagates weight × loss, checks finiteness, clips, steps. *skipped tells
+ * whether the step was dropped as non-finite. */
+vt_status vt_trainer_step(vt_trainer *t, vt_trainer_head *head, bool backbone_grad, double weight, vt_optim *o,
+                          const vt_exp_stage *s, int64_t stage_step, bool *skipped, vt_err *err);
+
+/* The pipeline of a head's task (opened lazily, train split, shuffled, endless). */
+vt_status vt_trainer_pipe(vt_trainer *t, vt_trainer_head *h, vt_err *err);
+
+/* AdamW/SGD over params with the stage's lr and weight decay; no decay on 1-D tensors and names ending in
+ * "bias" or containing "norm". */
+vt_status vt_trainer_make_optim(vt_trainer *t, const vt_exp_stage *s, const vt_tensor_list *params, vt_optim **out,
+                                vt_err *err);
+vt_lr_schedule vt_trainer_schedule(const vt_exp_stage *s, int64_t total);
+/* A head's trainable parameters appended to out (names "heads.<task>.<name>"). */
+vt_status vt_trainer_head_trainable(vt_trainer_head *h, vt_tensor_list *out, vt_err *err);
+
+void vt_trainer_logf(const vt_trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

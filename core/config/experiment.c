@@ -26,7 +26,7 @@ typedef struct top_sections {
 
 static const vt_param_spec top_specs[] = {
     {.name = "run", .type = VT_PARAM_MAP, .offset = offsetof(top_sections, run), NORANGE,
-     .help = "name, out_dir, seed, device, threads"},
+     .help = "name, out_dir, seed, device, threads, checkpoint_every, keep_last"},
     {.name = "backbone", .type = VT_PARAM_MAP, .offset = offsetof(top_sections, backbone), .required = true,
      NORANGE, .help = "preset, checkpoint, key_format, image_size"},
     {.name = "text", .type = VT_PARAM_MAP, .offset = offsetof(top_sections, text), NORANGE,
@@ -54,6 +54,10 @@ static const vt_param_spec run_specs[] = {
      NORANGE, .help = "cpu or cuda:N"},
     {.name = "threads", .type = VT_PARAM_INT, .offset = offsetof(vt_exp_run, threads), .default_value = "0",
      .min = 0, .max = 1024, .help = "CPU threads; 0 = all cores"},
+    {.name = "checkpoint_every", .type = VT_PARAM_INT, .offset = offsetof(vt_exp_run, checkpoint_every),
+     .default_value = "0", .min = 0, .max = HUGE_VAL, .help = "run checkpoint every N steps; 0 = at stage ends only"},
+    {.name = "keep_last", .type = VT_PARAM_INT, .offset = offsetof(vt_exp_run, keep_last), .default_value = "3",
+     .min = 1, .max = 1000000, .help = "run checkpoints kept"},
     VT_PARAM_END,
 };
 

@@ -7,6 +7,7 @@
 #include "train/trainer_internal.h"
 #include "visft/autograd.h"
 #include "visft/checkpoint.h"
+#include "visft/run_checkpoint.h"
 
 vt_trainer_opts vt_trainer_defaults(void) {
     vt_trainer_opts o;
@@ -151,6 +152,7 @@ void vt_trainer_destroy(vt_trainer *t) {
         if (t->heads[i].self) t->heads[i].vt->destroy(t->heads[i].self);
     }
     free(t->heads);
+    vt_run_ckpt_close(t->resume);
     vt_metrics_close(t->metrics, NULL);
     vt_tensor_list_free(&t->lora);
     vt_vit_destroy(t->vit);
@@ -191,7 +193,9 @@ vt_status vt_trainer_pipe(vt_trainer *t, vt_trainer_head *h, vt_err *err) {
     po.loader.drop_last = true; /* equal batch sizes: the step cost and the loss scale stay even */
     po.loader.epochs = 0;       /* endless: stages count steps, not epochs */
     if (t->opts.workers >= 0) po.loader.workers = t->opts.workers;
-    vt_status st = vt_pipeline_open_task(h->task, "train", &t->host, &po, &h->pipe, err);
+    vt_exp_task local; /* data-parallel: this rank's batch size and shard */
+    vt_status st = vt_trainer_dist_task(t, h->task, &po, &local, err);
+    if (st == VT_OK) st = vt_pipeline_open_task(&local, "train", &t->host, &po, &h->pipe, err);
     if (st != VT_OK) return vt_err_prefix(err, "tasks.%s.dataset", h->task->name);
     return VT_OK;
 }

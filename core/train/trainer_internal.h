@@ -32,6 +32,12 @@ struct vt_trainer {
     int consecutive_bad;
     vt_trainer_stats stats;
     vt_metrics *metrics;        /* RUN_DIR/metrics.jsonl + TensorBoard events when opts.metrics */
+    /* Resume (trainer_resume.c): the checkpoint stays open until the resumed stage took its optimizer
+     * state; stages before resume_stage are skipped, resume_offset steps of resume_stage are done. */
+    struct vt_run_ckpt *resume;
+    bool resumed;
+    size_t resume_stage;
+    int64_t resume_offset;
 };
 
 /* One training step of `head` with the optimizer over `params`: fetches a batch, forwards (backbone under
@@ -51,6 +57,29 @@ vt_lr_schedule vt_trainer_schedule(const vt_exp_stage *s, int64_t total);
 /* A head's trainable parameters appended to out (names "heads.<task>.<name>"). */
 vt_status vt_trainer_head_trainable(vt_trainer_head *h, vt_tensor_list *out, vt_err *err);
 
+/* Steps a stage takes: heads iterations per task, lora/full iterations in total. */
+int64_t vt_trainer_stage_steps(const vt_exp_stage *s);
+/* After a step of stage `stage` (o: its optimizer, in use): saves a run checkpoint when one is due
+ * (every run.checkpoint_every global steps, and at the stage's end when stage_end). */
+vt_status vt_trainer_checkpoint(vt_trainer *t, size_t stage, vt_optim *o, bool stage_end, vt_err *err);
+/* At the start of a stage: the steps of it already done (0 unless it is the resumed one). */
+int64_t vt_trainer_resume_offset(const vt_trainer *t, size_t stage);
+/* Hands the resumed stage's optimizer state to o (a fresh optimizer over the same parameters) when the
+ * checkpoint was taken mid-way (restore true), then closes the checkpoint. No-op when not resuming. */
+vt_status vt_trainer_resume_optim(vt_trainer *t, vt_optim *o, bool restore, vt_err *err);
+/* LoRA injected per stage s (no-op once present). */
+vt_status vt_trainer_add_lora(vt_trainer *t, const vt_exp_stage *s, vt_err *err);
+
 void vt_trainer_logf(const vt_trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Data-parallel (trainer_dist.c; no-ops without opts.comm or with world size 1). */
+/* The task as this rank loads it (batch_size / world) and the loader's shard in po; error when the batch
+ * size is not divisible by the world size. */
+vt_status vt_trainer_dist_task(const vt_trainer *t, const vt_exp_task *task, vt_pipeline_opts *po,
+                               vt_exp_task *local, vt_err *err);
+/* *loss := its mean over ranks; checks every rank trains the same task at the same global step. */
+vt_status vt_trainer_dist_loss(vt_trainer *t, size_t task_index, double *loss, vt_err *err);
+/* Averages the gradients of o's parameters over ranks (after backward, before clipping). */
+vt_status vt_trainer_dist_grads(vt_trainer *t, const vt_optim *o, vt_err *err);
 
 #endif

@@ -121,8 +121,10 @@ vt_status vt_trainer_step(vt_trainer *t, vt_trainer_head *h, bool backbone_grad,
     vt_tensor *scaled = NULL;
     st = forward_loss(t, h, b, backbone_grad, weight, &loss, &scaled, err);
     if (st == VT_OK && t->opts.loss_hook) loss = t->opts.loss_hook(t->opts.hook_user, t->global_step, loss);
+    if (st == VT_OK) st = vt_trainer_dist_loss(t, (size_t)(h - t->heads), &loss, err); /* mean over ranks */
     bool finite = isfinite(loss);
     if (st == VT_OK && finite && vt_backward(t->c, scaled) != VT_OK) st = ctx_fail(t, "backward", err);
+    if (st == VT_OK && finite) st = vt_trainer_dist_grads(t, o, err); /* before clipping: all ranks clip alike */
     double t2 = vt_now();
     if (st == VT_OK && finite) {
         /* The norm is needed even without clipping: it is how a non-finite gradient is seen. */

@@ -35,6 +35,8 @@ typedef struct vt_exp_run {
     char *device;    /* "cpu" (default) or "cuda:N" */
     int64_t threads; /* 0..1024; 0 (default) = all cores */
     int cuda_index;  /* N of "cuda:N"; -1 on cpu */
+    int64_t checkpoint_every; /* >= 0; a run checkpoint every this many steps; 0 (default) = stage ends only */
+    int64_t keep_last;        /* >= 1, default 3: run checkpoints kept */
 } vt_exp_run;
 
 /* backbone: */

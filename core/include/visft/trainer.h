@@ -46,6 +46,13 @@ typedef struct vt_trainer_opts {
      * NAN to simulate a diverged step). NULL: none. */
     double (*loss_hook)(void *user, int64_t global_step, double loss);
     void *hook_user;
+    /* With run_dir: run checkpoints (visft/run_checkpoint.h) in run_dir/checkpoints every
+     * run.checkpoint_every steps and at each stage's end, keeping run.keep_last. */
+    bool checkpoints;
+    const char *config_text; /* the resolved config, stored in checkpoints; may be NULL */
+    /* Data-parallel (visft/comm.h): shards each task's loader by rank, global batch = batch_size, loss and
+     * gradients averaged over ranks. NULL (or world size 1): single process. Not owned. */
+    struct vt_comm *comm;
 } vt_trainer_opts;
 
 vt_trainer_opts vt_trainer_defaults(void);
@@ -85,8 +92,14 @@ vt_status vt_trainer_create(const vt_experiment *exp, vt_registry *reg, const vt
                             vt_trainer **out, vt_err *err);
 void vt_trainer_destroy(vt_trainer *t);
 
-/* Runs every stage in order. */
+/* Runs every stage in order (after vt_trainer_resume: from where the checkpoint left off). */
 vt_status vt_trainer_run_stages(vt_trainer *t, vt_err *err);
+/* Continues the run saved in run_dir: opens its newest valid checkpoint, recreates LoRA when the checkpoint
+ * is in or after a lora stage, restores backbone, LoRA and head weights, the RNG offset, the step and the
+ * loader positions; the stage's optimizer state is restored when vt_trainer_run_stages reaches it.
+ * Completed stages are skipped. Call once, after vt_trainer_create and before run_stages. On CPU with a
+ * fixed thread count the result is bit-identical to an uninterrupted run. */
+vt_status vt_trainer_resume(vt_trainer *t, const char *run_dir, vt_err *err);
 /* Runs every benchmark on the backbone as it is now; appends to out (label is vt_model.stage). */
 vt_status vt_trainer_run_benchmarks(vt_trainer *t, const char *label, vt_bench_values *out, vt_err *err);
 

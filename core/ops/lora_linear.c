@@ -15,8 +15,12 @@
 /* node input slots: 0 x, 1 w, 2 bias, 3 x_lora (when distinct from x), 4 + 2s: A[s], 5 + 2s: B[s] */
 #define SLOT_A(s) (4 + 2 * (s))
 #define SLOT_B(s) (5 + 2 * (s))
-/* saved slots: 0 x, 1 w, 2 x_lora (when distinct), 3 + s: h[s] = x_lora·A[s]ᵀ, 3 + MAX_SLICES + 2s: A[s],
- * 4 + MAX_SLICES + 2s: B[s] */
+/* The adapters' A matrices are stacked into one [Σrank, in] matrix, so the down-projection x·Aᵀ, its weight
+ * gradient Tᵀ·x and the input gradient T·A are one GEMM each over all slices (wider and faster than one per
+ * slice); only the per-slice up-projections with B stay separate.
+ * saved slots: 0 x, 1 w, 2 x_lora (when distinct), 3 H = x_lora·A_catᵀ [R, Σrank], 4 A_cat, 5 + s: B[s].
+ * iattr: 0 n_slices, 1 Σrank, 2 + s: slice s's offset in the stack (-1: no adapter). */
+#define SAVED_B(s) (5 + (s))
 
 static vt_status lora_linear_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_tensor **grad_in) {
     const vt_matmul_kernels *k = vt_kernels(c, g->device, VT_FAM_MATMUL, "lora_linear");
@@ -24,7 +28,9 @@ static vt_status lora_linear_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_te
     g = vt_contiguous_data(c, g);
     if (!k || !rk || !g) return c->err.code;
     vt_tensor *x = n->saved[0], *w = n->saved[1], *xl = n->saved[2] ? n->saved[2] : x;
+    vt_tensor *H = n->saved[3], *Acat = n->saved[4];
     int ns = (int)n->iattr[0];
+    int64_t rt = n->iattr[1];
     float scaling = (float)n->fattr[0];
     bool shared_input = n->saved[2] == NULL;
     int64_t N = w->shape[0], K = w->shape[1], R = vt_numel(g) / (N ? N : 1), Ns = N / ns;
@@ -41,32 +47,38 @@ static vt_status lora_linear_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_te
         if (!gxl) return c->err.code;
     }
     vt_tensor *into = shared_input ? gx : gxl; /* where the adapters' input gradient accumulates */
+    vt_tensor *T = vt_empty(c, VT_F32, VT_SHAPE(R, rt)); /* T[:, slice s] = g_s·B_s */
+    if (!T) return c->err.code;
+    bool any_A = false;
     for (int s = 0; s < ns; s++) {
-        vt_tensor *A = n->inputs[SLOT_A(s)], *B = n->inputs[SLOT_B(s)], *h = n->saved[3 + s];
-        if (!h) continue;
-        int64_t r = h->shape[h->ndim - 1];
+        int64_t off = n->iattr[2 + s];
+        if (off < 0) continue;
+        vt_tensor *Bs = n->saved[SAVED_B(s)];
+        int64_t r = Bs->shape[1];
         const float *gs = pg + s * Ns; /* the slice's gradient, rows of stride N */
-        /* A and B values come from saved aliases: frozen adapters are not among the node's inputs */
-        const float *pA = vt_f32(n->saved[3 + MAX_SLICES + 2 * s]), *pB = vt_f32(n->saved[4 + MAX_SLICES + 2 * s]);
-        vt_tensor *t = vt_empty(c, VT_F32, VT_SHAPE(R, r)); /* t = g_s·B */
-        if (!t) return c->err.code;
-        k->gemm_batched(c, false, false, R, r, Ns, 1.0f, gs, N, 0, pB, r, 0, 0.0f, vt_f32(t), r, 0, 1);
-        if (B) { /* gB = scaling · g_sᵀ·h */
+        k->gemm_batched(c, false, false, R, r, Ns, 1.0f, gs, N, 0, vt_f32(Bs), r, 0, 0.0f, vt_f32(T) + off, rt, 0, 1);
+        if (n->inputs[SLOT_B(s)]) { /* gB = scaling · g_sᵀ·H_s */
             vt_tensor *gB = vt_empty(c, VT_F32, VT_SHAPE(Ns, r));
             if (!gB) return c->err.code;
-            k->gemm_batched(c, true, false, Ns, r, R, scaling, gs, N, 0, vt_f32(h), r, 0, 0.0f, vt_f32(gB), r, 0, 1);
+            k->gemm_batched(c, true, false, Ns, r, R, scaling, gs, N, 0, vt_f32(H) + off, rt, 0, 0.0f, vt_f32(gB), r, 0,
+                            1);
             grad_in[SLOT_B(s)] = gB;
         }
-        if (A) { /* gA = scaling · tᵀ·x_lora */
-            vt_tensor *gA = vt_empty(c, VT_F32, VT_SHAPE(r, K));
-            if (!gA) return c->err.code;
-            k->gemm_batched(c, true, false, r, K, R, scaling, vt_f32(t), r, 0, vt_f32(xl), K, 0, 0.0f, vt_f32(gA), K,
-                            0, 1);
-            grad_in[SLOT_A(s)] = gA;
-        }
-        if (into) /* d x_lora += scaling · t·A */
-            k->gemm_batched(c, false, false, R, K, r, scaling, vt_f32(t), r, 0, pA, K, 0, 1.0f, vt_f32(into), K, 0, 1);
+        any_A |= n->inputs[SLOT_A(s)] != NULL;
     }
+    if (any_A) { /* gA_cat = scaling · Tᵀ·x_lora, then each slice's rows */
+        vt_tensor *gA = vt_empty(c, VT_F32, VT_SHAPE(rt, K));
+        if (!gA) return c->err.code;
+        k->gemm_batched(c, true, false, rt, K, R, scaling, vt_f32(T), rt, 0, vt_f32(xl), K, 0, 0.0f, vt_f32(gA), K, 0, 1);
+        for (int s = 0; s < ns; s++) {
+            int64_t off = n->iattr[2 + s];
+            if (off >= 0 && n->inputs[SLOT_A(s)])
+                grad_in[SLOT_A(s)] = vt_slice(c, gA, 0, off, off + n->saved[SAVED_B(s)]->shape[1], 1);
+        }
+    }
+    if (into && rt > 0) /* d x_lora += scaling · T·A_cat */
+        k->gemm_batched(c, false, false, R, K, rt, scaling, vt_f32(T), rt, 0, vt_f32(Acat), K, 0, 1.0f, vt_f32(into), K,
+                        0, 1);
     if (n->inputs[0]) grad_in[0] = gx;
     if (gxl) grad_in[3] = gxl;
     if (n->inputs[1]) { /* gw = gᵀ·x */
@@ -81,7 +93,7 @@ static vt_status lora_linear_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_te
         rk->sum_cols(c, pg, vt_f32(gb), R, N);
         grad_in[2] = gb;
     }
-    return VT_OK;
+    return vt_ctx_ok(c) ? VT_OK : c->err.code;
 }
 
 vt_tensor *vt_lora_linear(vt_ctx *c, vt_tensor *x, vt_tensor *w, vt_tensor *bias, vt_tensor *x_lora, int n_slices,
@@ -120,16 +132,31 @@ vt_tensor *vt_lora_linear(vt_ctx *c, vt_tensor *x, vt_tensor *w, vt_tensor *bias
     vt_tensor *xc = vt_contiguous_data(c, x), *xlc = x_lora == x ? xc : vt_contiguous_data(c, x_lora);
     if (!k || !xc || !xlc) return NULL;
     int64_t R = vt_numel(x) / (K ? K : 1);
-    vt_tensor *h[MAX_SLICES] = {0};
+    /* stack the enabled slices' A into one matrix: one down-projection GEMM for all of them */
+    int64_t off[MAX_SLICES], rt = 0;
     for (int s = 0; s < n_slices; s++) {
-        if (!A[s]) continue;
-        int64_t r = A[s]->shape[0];
-        vt_tensor *Ac = vt_contiguous_data(c, A[s]), *Bc = vt_contiguous_data(c, B[s]);
-        h[s] = vt_empty(c, VT_F32, VT_SHAPE(R, r));
-        if (!Ac || !Bc || !h[s]) return NULL;
-        k->gemm_batched(c, false, true, R, r, K, 1.0f, vt_f32(xlc), K, 0, vt_f32(Ac), K, 0, 0.0f, vt_f32(h[s]), r, 0, 1);
-        k->gemm_batched(c, false, true, R, Ns, r, (float)scaling, vt_f32(h[s]), r, 0, vt_f32(Bc), r, 0, 1.0f,
-                        vt_f32(y) + s * Ns, N, 0, 1);
+        off[s] = A[s] ? rt : -1;
+        if (A[s]) rt += A[s]->shape[0];
+    }
+    vt_tensor *Acat = NULL, *H = NULL, *Bc[MAX_SLICES] = {0};
+    if (rt > 0) {
+        Acat = vt_empty(c, VT_F32, VT_SHAPE(rt, K));
+        H = vt_empty(c, VT_F32, VT_SHAPE(R, rt));
+        if (!Acat || !H) return NULL;
+        for (int s = 0; s < n_slices; s++) {
+            if (!A[s]) continue;
+            vt_tensor *Ac = vt_contiguous_data(c, A[s]);
+            Bc[s] = vt_contiguous_data(c, B[s]);
+            if (!Ac || !Bc[s]) return NULL;
+            memcpy(vt_f32(Acat) + off[s] * K, vt_f32(Ac), vt_nbytes(Ac));
+        }
+        k->gemm_batched(c, false, true, R, rt, K, 1.0f, vt_f32(xlc), K, 0, vt_f32(Acat), K, 0, 0.0f, vt_f32(H), rt, 0, 1);
+        for (int s = 0; s < n_slices; s++) {
+            if (!A[s]) continue;
+            int64_t r = A[s]->shape[0];
+            k->gemm_batched(c, false, true, R, Ns, r, (float)scaling, vt_f32(H) + off[s], rt, 0, vt_f32(Bc[s]), r, 0, 1.0f,
+                            vt_f32(y) + s * Ns, N, 0, 1);
+        }
     }
     vt_tensor *ins[VT_NODE_MAX_INPUTS] = {x, w, bias, x_lora == x ? NULL : x_lora};
     for (int s = 0; s < n_slices; s++) {
@@ -140,15 +167,14 @@ vt_tensor *vt_lora_linear(vt_ctx *c, vt_tensor *x, vt_tensor *w, vt_tensor *bias
         vt_node *n = vt_node_attach(c, y, op, lora_linear_backward, SLOT_B(n_slices - 1) + 1, ins);
         if (!n) return NULL;
         n->iattr[0] = n_slices;
+        n->iattr[1] = rt;
+        for (int s = 0; s < n_slices; s++) n->iattr[2 + s] = off[s];
         n->fattr[0] = scaling;
         bool ok = vt_node_save(c, n, 0, xc) == VT_OK && vt_node_save(c, n, 1, vt_contiguous_data(c, w)) == VT_OK;
         if (ok && x_lora != x) ok = vt_node_save(c, n, 2, xlc) == VT_OK;
-        for (int s = 0; ok && s < n_slices; s++) {
-            if (!h[s]) continue;
-            ok = vt_node_save(c, n, 3 + s, h[s]) == VT_OK &&
-                 vt_node_save(c, n, 3 + MAX_SLICES + 2 * s, vt_contiguous_data(c, A[s])) == VT_OK &&
-                 vt_node_save(c, n, 4 + MAX_SLICES + 2 * s, vt_contiguous_data(c, B[s])) == VT_OK;
-        }
+        if (ok && rt > 0) ok = vt_node_save(c, n, 3, H) == VT_OK && vt_node_save(c, n, 4, Acat) == VT_OK;
+        for (int s = 0; ok && s < n_slices; s++)
+            if (Bc[s]) ok = vt_node_save(c, n, SAVED_B(s), Bc[s]) == VT_OK;
         if (!ok) return NULL;
     }
     return y;

@@ -6,7 +6,8 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev libyaml-dev check libjpeg62-turbo-dev libpng-dev
       python3-torch python3-numpy python3-venv python3-pil python3-torchvision python3-regex python3-yaml
-      python3-requests python3-psutil python3-protobuf python3-absl zlib1g-dev libopenmpi-dev openmpi-bin)
+      python3-requests python3-psutil python3-protobuf python3-absl python3-scipy zlib1g-dev libopenmpi-dev
+      openmpi-bin)
 quiet=0
 for arg in "$@"; do
   case "$arg" in

@@ -19,6 +19,7 @@ static const vt_cli_command *const commands[] = {
     &vt_cmd_run,
     &vt_cmd_train,
     &vt_cmd_eval,
+    &vt_cmd_cocoeval,
     NULL,
 };
 

@@ -22,6 +22,7 @@ extern const vt_cli_command vt_cmd_data;
 extern const vt_cli_command vt_cmd_run;
 extern const vt_cli_command vt_cmd_train;
 extern const vt_cli_command vt_cmd_eval;
+extern const vt_cli_command vt_cmd_cocoeval;
 
 /* The option every command that loads plugins offers: -P/--plugin-path DIR, stored in a vt_cli_strings
  * field of the args struct. */

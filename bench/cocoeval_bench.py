@@ -36,7 +36,7 @@ def write_files(d, n_images, dets_per_image, seed=2017):
         w, h = rnd.choice([(640, 480), (480, 640), (640, 427), (500, 375)])
         images.append({"id": iid, "file_name": f"{iid:012d}.jpg", "width": w, "height": h})
         gts = []
-        for _ in range(int(rnd.expovariate(1 / 7.3))):
+        for _ in range(round(rnd.expovariate(1 / 7.3))):  # val2017: 36,781 boxes on 5,000 images
             s = rnd.choice([12, 24, 40, 70, 120, 250])  # small, medium and large objects
             bw, bh = s * rnd.uniform(0.5, 1.5), s * rnd.uniform(0.5, 1.5)
             x, y = rnd.uniform(0, max(1, w - bw)), rnd.uniform(0, max(1, h - bh))

@@ -7,6 +7,7 @@ without ground truth, an unknown category) are stored as JSON text, with the 12 
   bbox  res_bbox.json (boxes only)              --iou-type bbox
   segm  res_segm.json (RLE masks only)          --iou-type segm
   both  res_both.json (boxes and RLE masks)     --iou-type segm (areas from the boxes, as loadRes does)
+  boxsegm res_bbox.json                         --iou-type segm (loadRes gives boxes box polygons)
 Files: <case>.json as uint8 bytes; stats.<case> as float64 bit patterns in int64."""
 import contextlib
 import io
@@ -156,7 +157,8 @@ def generate_here(out):
             pathlib.Path(d, k + ".json").write_bytes(text)
             t[k + ".json"] = np.frombuffer(text, dtype=np.uint8).copy()
         gp = os.path.join(d, "gt.json")
-        for case, res, typ in (("bbox", "res_bbox", "bbox"), ("segm", "res_segm", "segm"), ("both", "res_both", "segm")):
+        for case, res, typ in (("bbox", "res_bbox", "bbox"), ("segm", "res_segm", "segm"), ("both", "res_both", "segm"),
+                               ("boxsegm", "res_bbox", "segm")):
             s = evaluate(gp, os.path.join(d, res + ".json"), typ)
             t["stats." + case] = s.view(np.int64)
             print(case, " ".join(f"{x:.4f}" for x in s))

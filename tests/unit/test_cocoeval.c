@@ -107,6 +107,7 @@ START_TEST(test_segm_matches_pycocotools) {
     fixture fx = open_fixture();
     check_case(&fx, "res_segm.json", "stats.segm", VT_COCOEVAL_SEGM);
     check_case(&fx, "res_both.json", "stats.both", VT_COCOEVAL_SEGM); /* areas from boxes (loadRes) */
+    check_case(&fx, "res_bbox.json", "stats.boxsegm", VT_COCOEVAL_SEGM); /* masks from box polygons */
     close_fixture(&fx);
 }
 END_TEST

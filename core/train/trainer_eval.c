@@ -44,9 +44,45 @@ static vt_status add_value(vt_bench_values *r, const char *bench, const char *me
     return VT_OK;
 }
 
+/* vt_model.predict: the backbone as it is now and the named task's head, without grad, in eval mode. */
+static vt_status model_predict(vt_model *m, vt_ctx *ctx, const char *task, const vt_batch *batch,
+                               vt_named_tensors *outputs, vt_err *err) {
+    vt_trainer *t = m->impl;
+    vt_trainer_head *h = NULL;
+    for (size_t i = 0; task && i < t->n_heads; i++)
+        if (!strcmp(t->heads[i].task->name, task)) h = &t->heads[i];
+    if (!h) {
+        char names[512] = "";
+        size_t len = 0;
+        for (size_t i = 0; i < t->n_heads && len < sizeof names; i++) {
+            int n = snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "", t->heads[i].task->name);
+            if (n < 0) break;
+            len += (size_t)n;
+        }
+        return vt_err_set(err, VT_EINVAL, "predict: no task '%s' (tasks: %s)", task ? task : "(null)",
+                          t->n_heads ? names : "none");
+    }
+    if (!h->vt->predict)
+        return vt_err_set(err, VT_EINVAL, "predict: the head of task '%s' (%s) has no predict", task,
+                          h->task->head.plugin);
+    if (!batch || !batch->images) return vt_err_set(err, VT_EINVAL, "predict: batch has no images");
+    bool training = vt_is_training(ctx);
+    vt_set_training(ctx, false);
+    vt_no_grad_begin(ctx);
+    vt_vit_output o;
+    vt_status st = vt_vit_forward(ctx, t->vit, batch->images, &o);
+    if (st != VT_OK) st = vt_err_set(err, st, "predict: backbone: %s", vt_ctx_error(ctx)->msg);
+    else if ((st = h->vt->predict(h->self, ctx, o.features, batch, outputs, err)) != VT_OK)
+        vt_err_prefix(err, "predict: tasks.%s.head (%s)", task, h->task->head.plugin);
+    vt_no_grad_end(ctx);
+    vt_set_training(ctx, training);
+    return st;
+}
+
 vt_status vt_trainer_run_benchmarks(vt_trainer *t, const char *label, vt_bench_values *out, vt_err *err) {
     const vt_experiment *exp = t->exp;
     t->model.stage = label;
+    t->model.predict = model_predict; /* set here so trainer.c's model setup stays as it was */
     vt_set_training(t->c, false);
     vt_status st = VT_OK;
     for (size_t i = 0; st == VT_OK && i < exp->n_benchmarks; i++) {

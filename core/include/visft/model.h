@@ -38,6 +38,12 @@ typedef struct vt_model {
                              struct vt_tensor **embeds, vt_err *err);
     struct vt_registry *registry; /* the host's plugins: datasets a benchmark names are opened from here */
     void *impl;                   /* the host's */
+    /* Added after 0.1: check struct_size >= offsetof(vt_model, predict) + sizeof predict before use.
+     * Runs the backbone (no grad, eval mode) and the head of the experiment task named `task` on the batch:
+     * that head's predict outputs (a detection head: "boxes" [K, 4] xywh pixels, "scores", "labels",
+     * "box_image"). Results belong to ctx's current scope; an unknown task is an error naming the tasks. */
+    vt_status (*predict)(struct vt_model *m, struct vt_ctx *ctx, const char *task, const struct vt_batch *batch,
+                         vt_named_tensors *outputs, vt_err *err);
 } vt_model;
 
 #ifdef __cplusplus

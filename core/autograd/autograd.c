@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "autograd/node.h"
+#include "ops/elementwise_kernels.h"
 #include "visft/autograd.h"
 
 bool vt_needs_grad(vt_ctx *c, int n, vt_tensor *const *inputs) {
@@ -88,6 +89,14 @@ static void add_into(vt_ctx *c, float *dst, const float *src, int64_t n) {
     for (int64_t i = 0; i < n; i++) dst[i] += src[i];
 }
 
+/* dst (contiguous) += g on a non-CPU device, through the device's elementwise add (g may be strided). */
+static vt_status add_into_device(vt_ctx *c, vt_tensor *dst, vt_tensor *g, const char *op) {
+    const vt_elementwise_kernels *k = vt_kernels(c, dst->device, VT_FAM_ELEMENTWISE, op);
+    if (!k) return c->err.code;
+    k->binary(c, VT_BIN_ADD, dst, g, dst);
+    return vt_ctx_ok(c) ? VT_OK : c->err.code;
+}
+
 /* Adds g into *slot, taking g over when *slot is empty and g can safely be owned exclusively. */
 static vt_status accumulate(vt_ctx *c, vt_tensor **slot, vt_tensor *g, const vt_tensor *like, const char *op) {
     if (!vt_same_shape(g, like) || g->dtype != VT_F32) {
@@ -96,13 +105,18 @@ static vt_status accumulate(vt_ctx *c, vt_tensor **slot, vt_tensor *g, const vt_
                            vt_shape_str(g, a, sizeof a), vt_dtype_name(g->dtype), vt_shape_str(like, b, sizeof b),
                            vt_dtype_name(like->dtype));
     }
+    if (!vt_device_equal(g->device, like->device)) {
+        char a[16], b[16];
+        return vt_ctx_fail(c, VT_EINVAL, "backward of %s: gradient on %s for an input on %s", op,
+                           vt_device_str(g->device, a, sizeof a), vt_device_str(like->device, b, sizeof b));
+    }
     if (!*slot) {
         /* take g over only when nothing else can see its memory (a pass-through gradient handed to two
          * inputs, or a saved activation, must be copied, or in-place accumulation would corrupt it) */
         if (vt_is_contiguous(g) && g->refcount == 1 && g->storage->refcount == 1 && g->grad_fn == NULL) {
             *slot = vt_tensor_retain(g);
         } else {
-            vt_tensor *fresh = vt_tensor_create(c, VT_F32, g->ndim, g->shape);
+            vt_tensor *fresh = vt_tensor_create_on(c, g->device, VT_F32, g->ndim, g->shape);
             if (!fresh) return c->err.code;
             vt_status st = vt_copy_(c, fresh, g);
             if (st != VT_OK) {
@@ -114,6 +128,7 @@ static vt_status accumulate(vt_ctx *c, vt_tensor **slot, vt_tensor *g, const vt_
         return VT_OK;
     }
     vt_tensor *dst = *slot;
+    if (dst->device.kind != VT_DEVICE_CPU) return add_into_device(c, dst, g, op);
     if (vt_is_contiguous(g)) {
         add_into(c, (float *)dst->data, (const float *)g->data, vt_numel(g));
         return VT_OK;
@@ -226,7 +241,7 @@ vt_status vt_backward(vt_ctx *c, vt_tensor *loss) {
                            vt_shape_str(loss, s, sizeof s));
     }
     vt_scope_push(c);
-    vt_tensor *seed = vt_full(c, VT_F32, loss->ndim, loss->shape, 1.0);
+    vt_tensor *seed = vt_full_on(c, loss->device, VT_F32, loss->ndim, loss->shape, 1.0);
     vt_status st = seed ? vt_backward_with(c, loss, seed) : c->err.code;
     vt_scope_pop(c);
     return st;

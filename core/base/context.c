@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "autograd/node.h"
+#include "backend/backend.h"
 #include "tensor/internal.h"
 
 vt_ctx *vt_ctx_create(const vt_ctx_options *opts) {
@@ -30,6 +31,12 @@ void vt_ctx_destroy(vt_ctx *c) {
     while (c->nscopes > 0) {
         scope_clear(&c->scopes[c->nscopes - 1]);
         c->nscopes--;
+    }
+    /* device buffers go back to their backend before its state (streams, caches) is released */
+    for (int k = 0; k < 2; k++) {
+        const vt_backend *b = vt_backend_of((vt_device_kind)k);
+        if (c->backend_state[k] && b && b->mem && b->mem->release_state) b->mem->release_state(c, c->backend_state[k]);
+        c->backend_state[k] = NULL;
     }
     for (int i = 0; i < VT_MAX_SCOPES; i++) free(c->scopes[i].items); /* popped scopes keep their arrays */
     vt_alloc_trim(&c->alloc);

@@ -52,6 +52,7 @@ const char *vt_status_name(vt_status code) {
     case VT_EUNSUPPORTED: return "unsupported";
     case VT_EABI: return "plugin ABI mismatch";
     case VT_ESTATE: return "bad state";
+    case VT_EDEVICE: return "device error";
     }
     return "unknown error";
 }

@@ -1,7 +1,9 @@
 /* Differentiable box utilities for DETR's losses, written with visft ops so autograd handles them. Max/min
- * select by comparing values on the host (an exact select; an arithmetic (a+b±|a−b|)/2 would round). */
+ * select by comparing values on the host (an exact select; an arithmetic (a+b±|a−b|)/2 would round); device
+ * boxes are compared through host copies (synchronising) and the mask goes back to their device. */
 #include <math.h>
 
+#include "ops/op_util.h"
 #include "visft/detr_loss.h"
 #include "visft/ops.h"
 
@@ -43,13 +45,15 @@ static vt_tensor *select_ext(vt_ctx *c, vt_tensor *a, vt_tensor *b, bool want_ma
     vt_tensor *be = vt_contiguous(c, vt_expand(c, b, shape->ndim, shape->shape));
     vt_tensor *mask = vt_empty(c, VT_U8, shape->ndim, shape->shape);
     if (!ae || !be || !mask) return NULL;
-    const float *pa = vt_f32(ae), *pb = vt_f32(be);
+    vt_tensor *ha = vt_on_cpu(ae) ? ae : vt_host_copy(c, ae), *hb = vt_on_cpu(be) ? be : vt_host_copy(c, be);
+    const float *pa = vt_f32(ha), *pb = vt_f32(hb);
     uint8_t *pm = mask->data;
     if (!pa || !pb) {
-        vt_ctx_fail(c, VT_EUNSUPPORTED, "generalized_box_iou: boxes must be host (CPU) tensors");
+        if (vt_ctx_ok(c)) vt_ctx_fail(c, VT_EUNSUPPORTED, "generalized_box_iou: boxes could not be read on the host");
         return NULL;
     }
     for (int64_t i = 0, n = vt_numel(shape); i < n; i++) pm[i] = want_max ? pa[i] >= pb[i] : pa[i] <= pb[i];
+    if (!vt_on_cpu(ae)) mask = vt_to_device(c, mask, ae->device);
     return vt_where(c, mask, ae, be);
 }
 

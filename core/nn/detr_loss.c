@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/op_util.h"
 #include "visft/autograd.h"
 #include "visft/detr_loss.h"
 #include "visft/hungarian.h"
@@ -25,8 +26,8 @@ static bool check_pred(vt_ctx *c, const vt_detr_pred *p, int layer) {
                     vt_shape_str(b, s2, sizeof s2));
         return false;
     }
-    if (l->device.kind != VT_DEVICE_CPU || b->device.kind != VT_DEVICE_CPU) {
-        vt_ctx_fail(c, VT_EUNSUPPORTED, "detr_loss: layer %d: the matcher needs host (CPU) tensors", layer);
+    if (!vt_device_equal(l->device, b->device)) { /* device predictions are matched through host copies */
+        vt_ctx_fail(c, VT_EINVAL, "detr_loss: layer %d: logits and boxes are on different devices", layer);
         return false;
     }
     return true;
@@ -47,19 +48,33 @@ static int64_t check_targets(vt_ctx *c, const vt_detr_targets *t, int64_t B, int
         return -1;
     }
     int64_t n = t->boxes->shape[0];
+    /* device targets are validated on host copies (one synchronising copy each, freed below) */
+    vt_tensor *labels = t->labels, *image = t->image, *boxes = t->boxes;
+    bool pushed = false;
+    if (!vt_on_cpu(labels) || !vt_on_cpu(image) || !vt_on_cpu(boxes)) {
+        int depth = vt_scope_depth(c);
+        vt_scope_push(c);
+        pushed = vt_scope_depth(c) > depth;
+        labels = vt_host_copy(c, labels), image = vt_host_copy(c, image), boxes = vt_host_copy(c, boxes);
+        if (!labels || !image || !boxes) n = -1;
+    }
     for (int64_t i = 0; i < n; i++) {
-        double lab = vt_item_at(t->labels, i), img = vt_item_at(t->image, i);
+        double lab = vt_item_at(labels, i), img = vt_item_at(image, i);
         if (lab < 0 || lab >= (double)n_cls || img < 0 || img >= (double)B) {
             vt_ctx_fail(c, VT_EINVAL, "detr_loss: target %lld: box_labels %g must be in [0, %lld) and box_image %g in [0, %lld)",
                         (long long)i, lab, (long long)n_cls, img, (long long)B);
-            return -1;
+            n = -1;
+            break;
         }
-        for (int k = 0; k < 4; k++)
-            if (!isfinite(vt_item_at(t->boxes, 4 * i + k))) {
-                vt_ctx_fail(c, VT_EINVAL, "detr_loss: target %lld: box is not finite", (long long)i);
-                return -1;
-            }
+        bool finite = true;
+        for (int k = 0; finite && k < 4; k++) finite = isfinite(vt_item_at(boxes, 4 * i + k));
+        if (!finite) {
+            vt_ctx_fail(c, VT_EINVAL, "detr_loss: target %lld: box is not finite", (long long)i);
+            n = -1;
+            break;
+        }
     }
+    if (pushed) vt_scope_pop(c);
     return n;
 }
 
@@ -86,8 +101,12 @@ vt_status vt_detr_match(vt_ctx *c, const vt_detr_pred *p, const vt_detr_targets 
     if (N < 0) return vt_ctx_error(c)->code;
     if (N == 0) return VT_OK;
     vt_scope_push(c);
-    vt_tensor *lg = vt_contiguous(c, vt_detach(c, p->logits)), *bx = vt_contiguous(c, vt_detach(c, p->boxes));
-    vt_tensor *tb = vt_contiguous(c, t->boxes), *tl = vt_contiguous(c, t->labels), *ti = vt_contiguous(c, t->image);
+    /* the matcher reads values on the host: device tensors through host copies (synchronising) */
+    vt_tensor *lg = vt_on_cpu(p->logits) ? vt_contiguous(c, vt_detach(c, p->logits)) : vt_host_copy(c, p->logits);
+    vt_tensor *bx = vt_on_cpu(p->boxes) ? vt_contiguous(c, vt_detach(c, p->boxes)) : vt_host_copy(c, p->boxes);
+    vt_tensor *tb = vt_on_cpu(t->boxes) ? vt_contiguous(c, t->boxes) : vt_host_copy(c, t->boxes);
+    vt_tensor *tl = vt_on_cpu(t->labels) ? vt_contiguous(c, t->labels) : vt_host_copy(c, t->labels);
+    vt_tensor *ti = vt_on_cpu(t->image) ? vt_contiguous(c, t->image) : vt_host_copy(c, t->image);
     vt_status st = vt_ctx_ok(c) ? VT_OK : vt_ctx_error(c)->code;
     double *prob = malloc((size_t)(Q * C1) * sizeof *prob), *pbox = malloc((size_t)Q * 4 * sizeof *pbox);
     double *cost = malloc((size_t)(Q * N) * sizeof *cost);

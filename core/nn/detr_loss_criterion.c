@@ -3,8 +3,14 @@
  * compared with their targets by L1 and GIoU, both summed and divided by num_boxes. */
 #include <stdlib.h>
 
+#include "ops/op_util.h"
 #include "visft/detr_loss.h"
 #include "visft/ops.h"
+
+/* t itself when already on dev, else a copy there (host-made index and weight tensors follow the data). */
+static vt_tensor *to_dev(vt_ctx *c, vt_tensor *t, vt_device dev) {
+    return !t || vt_device_equal(t->device, dev) ? t : vt_to_device(c, t, dev);
+}
 
 static vt_tensor *layer_loss(vt_ctx *c, const vt_detr_pred *p, const vt_detr_targets *t, int64_t N,
                              const vt_detr_loss_opts *o, vt_detr_loss_parts *part) {
@@ -18,9 +24,13 @@ static vt_tensor *layer_loss(vt_ctx *c, const vt_detr_pred *p, const vt_detr_tar
         goto done;
     }
     if (vt_detr_match(c, p, t, o, qot) != VT_OK) goto done;
+    /* the targets' image and label indices are read on the host: device ones through one synchronising copy */
+    vt_tensor *timg = N > 0 && !vt_on_cpu(t->image) ? vt_host_copy(c, t->image) : (N > 0 ? t->image : NULL);
+    vt_tensor *tlab = N > 0 && !vt_on_cpu(t->labels) ? vt_host_copy(c, t->labels) : (N > 0 ? t->labels : NULL);
+    if (N > 0 && (!timg || !tlab)) goto done;
     for (int64_t i = 0; i < B * Q; i++) cls[i] = C1 - 1;
     for (int64_t i = 0; i < N; i++)
-        if (qot[i] >= 0) cls[(int64_t)vt_item_at(t->image, i) * Q + qot[i]] = (int64_t)vt_item_at(t->labels, i);
+        if (qot[i] >= 0) cls[(int64_t)vt_item_at(timg, i) * Q + qot[i]] = (int64_t)vt_item_at(tlab, i);
     /* matched pairs by (image, query): the slot of query q of image b holds its target */
     int64_t M = 0;
     int64_t *tgt_of_slot = malloc((size_t)(B * Q) * sizeof *tgt_of_slot);
@@ -30,24 +40,25 @@ static vt_tensor *layer_loss(vt_ctx *c, const vt_detr_pred *p, const vt_detr_tar
     }
     for (int64_t i = 0; i < B * Q; i++) tgt_of_slot[i] = -1;
     for (int64_t i = 0; i < N; i++)
-        if (qot[i] >= 0) tgt_of_slot[(int64_t)vt_item_at(t->image, i) * Q + qot[i]] = i;
+        if (qot[i] >= 0) tgt_of_slot[(int64_t)vt_item_at(timg, i) * Q + qot[i]] = i;
     for (int64_t s = 0; s < B * Q; s++)
         if (tgt_of_slot[s] >= 0) src[M] = s, tgt[M] = tgt_of_slot[s], M++;
     free(tgt_of_slot);
     for (int64_t k = 0; k < C1; k++) w[k] = k == C1 - 1 ? (float)o->eos_coef : 1.0f;
 
     vt_cross_entropy_opts ce_o = vt_cross_entropy_defaults();
-    ce_o.weight = vt_from_f32(c, VT_SHAPE(C1), w);
+    const vt_device dev = p->logits->device;
+    ce_o.weight = to_dev(c, vt_from_f32(c, VT_SHAPE(C1), w), dev);
     vt_tensor *ce = vt_cross_entropy(c, vt_reshape(c, p->logits, VT_SHAPE(B * Q, C1)),
-                                     vt_from_i64(c, VT_SHAPE(B * Q), cls), &ce_o);
+                                     to_dev(c, vt_from_i64(c, VT_SHAPE(B * Q), cls), dev), &ce_o);
     double inv_nb = 1.0 / (double)(N > 1 ? N : 1);
     vt_tensor *l1, *gi;
     if (M == 0) { /* nothing matched: both box losses are 0, with a zero gradient for the boxes (PyTorch's) */
         l1 = vt_mul_scalar(c, vt_sum_all(c, p->boxes), 0.0), gi = vt_mul_scalar(c, vt_sum_all(c, p->boxes), 0.0);
     } else {
         vt_tensor *sb = vt_index_select(c, vt_reshape(c, p->boxes, VT_SHAPE(B * Q, 4)), 0,
-                                        vt_from_i64(c, VT_SHAPE(M), src));
-        vt_tensor *tb = vt_index_select(c, t->boxes, 0, vt_from_i64(c, VT_SHAPE(M), tgt));
+                                        to_dev(c, vt_from_i64(c, VT_SHAPE(M), src), p->boxes->device));
+        vt_tensor *tb = vt_index_select(c, t->boxes, 0, to_dev(c, vt_from_i64(c, VT_SHAPE(M), tgt), t->boxes->device));
         l1 = vt_mul_scalar(c, vt_l1_loss(c, sb, tb, VT_REDUCTION_SUM), inv_nb);
         vt_tensor *g = vt_generalized_box_iou(c, vt_box_cxcywh_to_xyxy(c, sb), vt_box_cxcywh_to_xyxy(c, tb));
         gi = vt_mul_scalar(c, vt_sum_all(c, vt_rsub_scalar(c, g, 1.0)), inv_nb);

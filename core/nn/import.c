@@ -343,8 +343,12 @@ vt_status vt_ckpt_load(vt_ctx *c, const vt_tensor_list *params, const char *path
         vt_err e1 = {0};
         vt_status s1 = VT_OK;
         if (e) s1 = copy_entry(&raw, f, e, params->items[i].tensor, &e1);
-        else if (implicit_zero(fmt, params->items[i].name))
-            memset(vt_f32(params->items[i].tensor), 0, vt_nbytes(params->items[i].tensor));
+        else if (implicit_zero(fmt, params->items[i].name)) {
+            vt_tensor *z = params->items[i].tensor;
+            if (vt_f32(z)) memset(vt_f32(z), 0, vt_nbytes(z));
+            else s1 = vt_err_set(&e1, VT_EDTYPE, "%s: parameter %s must be a contiguous f32 CPU tensor", path,
+                                 params->items[i].name);
+        }
         if (s1 != VT_OK) {
 #pragma omp critical(vt_ckpt_load_err)
             {

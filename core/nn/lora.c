@@ -85,6 +85,12 @@ static vt_status fold(vt_ctx *c, vt_lora *l, vt_tensor *weight, double sign) {
         if (!l->A[s]) continue;
         vt_tensor *delta = vt_mul_scalar(c, vt_matmul(c, l->B[s], l->A[s]), scaling); /* [slice, in] */
         if (!delta) break;
+        if (weight->device.kind != VT_DEVICE_CPU) { /* the same sum on the device, written into the slice's rows */
+            vt_tensor *ws = vt_slice(c, weight, 0, s * slice, (s + 1) * slice, 1);
+            vt_tensor *sum = vt_add(c, ws, delta);
+            if (!sum || vt_copy_(c, ws, sum) != VT_OK) break;
+            continue;
+        }
         float *w = vt_f32(weight) + s * slice * l->in_features;
         const float *d = vt_f32(delta);
         for (int64_t i = 0; i < slice * l->in_features; i++) w[i] += d[i];

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/op_util.h"
 #include "visft/nn.h"
 #include "visft/safetensors.h"
 
@@ -111,14 +112,33 @@ vt_status vt_tensor_list_load(vt_ctx *c, const vt_tensor_list *l, const char *pa
     for (size_t i = 0; i < l->n; i++) {
         const vt_st_tensor *t = vt_st_find(f, l->items[i].name);
         if (!t) continue;
-        vt_tensor *dst = l->items[i].tensor;
+        vt_tensor *dst = l->items[i].tensor, *host = dst;
+        /* a device tensor is read into a host staging tensor, then copied over */
+        const bool staged = !vt_on_cpu(dst);
+        bool pushed = false;
+        if (staged) {
+            int depth = vt_scope_depth(c);
+            vt_scope_push(c);
+            pushed = vt_scope_depth(c) > depth;
+            host = vt_empty(c, dst->dtype, dst->ndim, dst->shape);
+            if (!host) {
+                st = vt_err_set(err, vt_ctx_error(c)->code, "%s: %s", l->items[i].name, vt_ctx_error(c)->msg);
+                if (pushed) vt_scope_pop(c);
+                goto done;
+            }
+        }
         if (dst->dtype == VT_F32)
-            st = vt_st_read_f32(f, t, vt_f32(dst), (size_t)vt_numel(dst), err);
+            st = vt_st_read_f32(f, t, vt_f32(host), (size_t)vt_numel(dst), err);
         else if (dst->dtype == VT_I64)
-            st = vt_st_read_i64(f, t, vt_i64(dst), (size_t)vt_numel(dst), err);
+            st = vt_st_read_i64(f, t, vt_i64(host), (size_t)vt_numel(dst), err);
         else
             st = vt_err_set(err, VT_EDTYPE, "%s: cannot load into a %s tensor", l->items[i].name,
                             vt_dtype_name(dst->dtype));
+        if (staged) {
+            if (st == VT_OK && vt_copy_(c, dst, host) != VT_OK)
+                st = vt_err_set(err, vt_ctx_error(c)->code, "%s: %s", l->items[i].name, vt_ctx_error(c)->msg);
+            if (pushed) vt_scope_pop(c);
+        }
         if (st != VT_OK) goto done;
     }
 done:
@@ -134,15 +154,31 @@ vt_status vt_tensor_list_save(const vt_tensor_list *l, const char *path, vt_err 
     vt_st_writer *w = vt_st_writer_new();
     if (!w) return vt_err_set(err, VT_ENOMEM, "%s: out of memory", path);
     vt_status st = VT_OK;
+    vt_ctx *hc = NULL; /* device tensors are written from host copies (synchronising), kept until the save */
+    bool pushed = false;
     for (size_t i = 0; i < l->n && st == VT_OK; i++) {
         vt_tensor *t = l->items[i].tensor;
         if (!vt_is_contiguous(t)) {
             st = vt_err_set(err, VT_EINVAL, "%s: tensor %s is not contiguous", path, l->items[i].name);
             break;
         }
+        if (!vt_on_cpu(t)) {
+            if (!hc) {
+                hc = t->ctx;
+                int depth = vt_scope_depth(hc);
+                vt_scope_push(hc);
+                pushed = vt_scope_depth(hc) > depth;
+            }
+            t = vt_host_copy(hc, t);
+            if (!t) {
+                st = vt_err_set(err, vt_ctx_error(hc)->code, "%s: %s: %s", path, l->items[i].name, vt_ctx_error(hc)->msg);
+                break;
+            }
+        }
         st = vt_st_writer_add(w, l->items[i].name, t->dtype, t->ndim, t->shape, t->data, err);
     }
     if (st == VT_OK) st = vt_st_writer_save(w, path, err);
     vt_st_writer_free(w);
+    if (pushed) vt_scope_pop(hc);
     return st;
 }

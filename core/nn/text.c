@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/op_util.h"
 #include "visft/ops.h"
 #include "visft/text.h"
 
@@ -159,10 +160,13 @@ vt_status vt_text_tower_forward(vt_ctx *c, const vt_text_tower *m, vt_tensor *id
     ids = vt_contiguous(c, ids);
     if (!ids) return vt_ctx_error(c)->code;
     int64_t B = ids->shape[0], L = ids->shape[1], D = cfg->width;
+    /* the ids are read on the host: device ids through a synchronising host copy */
+    vt_tensor *hids = vt_on_cpu(ids) ? ids : vt_host_copy(c, ids);
+    if (!hids) return vt_ctx_error(c)->code;
     /* pooling positions (argmax: first maximum), checked against the vocabulary on the way */
     int64_t *pos = malloc((size_t)B * sizeof *pos);
     if (!pos) return vt_ctx_fail(c, VT_ENOMEM, "text tower: out of memory");
-    const int64_t *id = vt_i64(ids);
+    const int64_t *id = vt_i64(hids);
     for (int64_t b = 0; b < B; b++) {
         int64_t best = 0;
         for (int64_t j = 0; j < L; j++) {
@@ -181,6 +185,7 @@ vt_status vt_text_tower_forward(vt_ctx *c, const vt_text_tower *m, vt_tensor *id
     for (int i = 0; i < cfg->layers; i++) x = block_forward(c, cfg, &m->blocks[i], x);
     x = vt_layer_norm(c, x, m->ln_final_w, m->ln_final_b, cfg->ln_eps);
     vt_tensor *idx = vt_from_i64(c, VT_SHAPE(B), pos);
+    if (idx && !vt_on_cpu(ids)) idx = vt_to_device(c, idx, ids->device);
     free(pos);
     vt_tensor *pooled = vt_index_select(c, vt_reshape(c, x, VT_SHAPE(B * L, D)), 0, idx);
     vt_tensor *embeds = vt_matmul(c, pooled, m->text_projection);

@@ -174,7 +174,7 @@ static vt_tensor *act(vt_ctx *c, vt_act_kind a, vt_tensor *x) {
 /* The fused qkv bias: EVA's q_bias | 0 | v_bias (the zero k part gets no gradient), else qkv.bias or none. */
 static vt_tensor *qkv_bias(vt_ctx *c, const vt_vit_block *k) {
     if (!k->q_bias) return k->qkv_b;
-    vt_tensor *zero = vt_zeros(c, VT_F32, VT_SHAPE(k->q_bias->shape[0]));
+    vt_tensor *zero = vt_zeros_on(c, k->q_bias->device, VT_F32, VT_SHAPE(k->q_bias->shape[0]));
     return vt_concat(c, 3, (vt_tensor *[]){k->q_bias, zero, k->v_bias}, 0);
 }
 

@@ -22,8 +22,9 @@ static double aa_bicubic(double x) {
     return 0;
 }
 
-/* W [out, in]: row i holds the antialiased bicubic weights of output i (ATen's _compute_indices_weights_aa). */
-static vt_tensor *aa_weights(vt_ctx *c, int64_t in, int64_t out) {
+/* W [out, in]: row i holds the antialiased bicubic weights of output i (ATen's _compute_indices_weights_aa),
+ * computed on the host and moved to dev. */
+static vt_tensor *aa_weights(vt_ctx *c, int64_t in, int64_t out, vt_device dev) {
     vt_tensor *w = vt_zeros(c, VT_F32, VT_SHAPE(out, in));
     if (!w) return NULL;
     float *p = vt_f32(w);
@@ -39,7 +40,7 @@ static vt_tensor *aa_weights(vt_ctx *c, int64_t in, int64_t out) {
         for (int64_t j = 0; j < n; j++) total += tap[j] = aa_bicubic(((double)(j + lo) - center + 0.5) * invscale);
         for (int64_t j = 0; j < n; j++) p[i * in + lo + j] = (float)(total != 0 ? tap[j] / total : tap[j]);
     }
-    return w;
+    return dev.kind == VT_DEVICE_CPU ? w : vt_to_device(c, w, dev);
 }
 
 vt_tensor *vt_vit_pos_embed(vt_ctx *c, const vt_vit *m, int64_t gh, int64_t gw) {
@@ -54,8 +55,8 @@ vt_tensor *vt_vit_pos_embed(vt_ctx *c, const vt_vit *m, int64_t gh, int64_t gw) 
     vt_tensor *grid = vt_slice(c, m->pos_embed, 1, prefix, prefix + g0 * g0, 1); /* [1, g0², D] */
     vt_tensor *r;
     if (m->cfg.pos_antialias) {
-        vt_tensor *t = vt_matmul(c, aa_weights(c, g0, gh), vt_reshape(c, grid, VT_SHAPE(g0, g0 * D)));
-        t = vt_matmul(c, aa_weights(c, g0, gw), vt_reshape(c, t, VT_SHAPE(gh, g0, D))); /* [gh, gw, D] */
+        vt_tensor *t = vt_matmul(c, aa_weights(c, g0, gh, m->pos_embed->device), vt_reshape(c, grid, VT_SHAPE(g0, g0 * D)));
+        t = vt_matmul(c, aa_weights(c, g0, gw, m->pos_embed->device), vt_reshape(c, t, VT_SHAPE(gh, g0, D))); /* [gh, gw, D] */
         r = vt_reshape(c, t, VT_SHAPE(1, gh * gw, D));
     } else {
         vt_tensor *img = vt_permute(c, vt_reshape(c, grid, VT_SHAPE(1, g0, g0, D)), (int[]){0, 3, 1, 2});

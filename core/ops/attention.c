@@ -104,19 +104,20 @@ static vt_status sdpa_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_tensor **
     vt_tensor *used[3];
     if (!kt || !fill_args(c, q, k, v, mask, n->fattr[0], n->iattr[0] != 0, &a, used)) return c->err.code;
     g = vt_contiguous_data(c, g);
-    vt_tensor *dq = n->inputs[0] ? vt_empty(c, VT_F32, 4, q->shape) : NULL;
-    vt_tensor *dk = n->inputs[1] ? vt_empty(c, VT_F32, 4, k->shape) : NULL;
-    vt_tensor *dv = n->inputs[2] ? vt_empty(c, VT_F32, 4, v->shape) : NULL;
-    vt_tensor *dmask = n->inputs[3] ? vt_empty(c, VT_F32, 4, (int64_t[]){a.B, a.H, a.Lq, a.Lk}) : NULL;
-    vt_tensor *delta = vt_empty(c, VT_F32, 1, (int64_t[]){a.B * a.H * a.Lq});
+    vt_tensor *dq = n->inputs[0] ? vt_empty_on(c, q->device, VT_F32, 4, q->shape) : NULL;
+    vt_tensor *dk = n->inputs[1] ? vt_empty_on(c, q->device, VT_F32, 4, k->shape) : NULL;
+    vt_tensor *dv = n->inputs[2] ? vt_empty_on(c, q->device, VT_F32, 4, v->shape) : NULL;
+    /* zeroed: a causal kernel skips tiles no query can see and leaves their mask gradient unwritten */
+    vt_tensor *dmask = n->inputs[3] ? vt_zeros_on(c, q->device, VT_F32, 4, (int64_t[]){a.B, a.H, a.Lq, a.Lk}) : NULL;
+    vt_tensor *delta = vt_empty_on(c, q->device, VT_F32, 1, (int64_t[]){a.B * a.H * a.Lq});
     if (!vt_ctx_ok(c) || !g) return c->err.code;
     if (vt_numel(out) == 0 || a.Lk == 0) { /* nothing flows back */
         vt_tensor *gs[4] = {dq, dk, dv, dmask};
         for (int i = 0; i < 4; i++)
             if (gs[i]) vt_fill_(c, gs[i], 0.0);
     } else {
-        kt->sdpa_backward(c, &a, vt_f32(out), vt_f32(lse), vt_f32(g), vt_f32(delta), dq ? vt_f32(dq) : NULL,
-                          dk ? vt_f32(dk) : NULL, dv ? vt_f32(dv) : NULL, dmask ? vt_f32(dmask) : NULL);
+        kt->sdpa_backward(c, &a, vt_dptr_f32(out), vt_dptr_f32(lse), vt_dptr_f32(g), vt_dptr_f32(delta), dq ? vt_dptr_f32(dq) : NULL,
+                          dk ? vt_dptr_f32(dk) : NULL, dv ? vt_dptr_f32(dv) : NULL, dmask ? vt_dptr_f32(dmask) : NULL);
     }
     grad_in[0] = dq;
     grad_in[1] = dk;
@@ -137,10 +138,10 @@ vt_tensor *vt_sdpa(vt_ctx *c, vt_tensor *q, vt_tensor *k, vt_tensor *v, vt_tenso
     /* only an additive mask is differentiable */
     vt_tensor *ins[4] = {q, k, v, mask && mask->dtype == VT_F32 ? mask : NULL};
     const bool grad = vt_needs_grad(c, 4, ins);
-    vt_tensor *out = vt_empty(c, VT_F32, 4, (int64_t[]){a.B, a.H, a.Lq, a.Dv});
-    vt_tensor *lse = grad ? vt_empty(c, VT_F32, 3, (int64_t[]){a.B, a.H, a.Lq}) : NULL;
+    vt_tensor *out = vt_empty_on(c, q->device, VT_F32, 4, (int64_t[]){a.B, a.H, a.Lq, a.Dv});
+    vt_tensor *lse = grad ? vt_empty_on(c, q->device, VT_F32, 3, (int64_t[]){a.B, a.H, a.Lq}) : NULL;
     if (!out || (grad && !lse)) return NULL;
-    if (vt_numel(out) > 0) kt->sdpa_forward(c, &a, vt_f32(out), lse ? vt_f32(lse) : NULL);
+    if (vt_numel(out) > 0) kt->sdpa_forward(c, &a, vt_dptr_f32(out), lse ? vt_dptr_f32(lse) : NULL);
     if (!grad) return out;
     vt_node *n = vt_node_attach(c, out, OP, sdpa_backward, 4, ins);
     if (!n) return NULL;

@@ -24,6 +24,7 @@ typedef struct conv_plan {
     vt_win2d g;
     int64_t N, O, groups, Cg, Og, Kg, P; /* Kg = Cg·kh·kw inputs per output, P = Ho·Wo */
     conv_path path;
+    vt_device dev; /* where the op runs: scratch buffers go there (plan_init leaves it CPU) */
 } conv_plan;
 
 /* Scratch buffers get a scope of their own, released as soon as the op is done with them. False (with the
@@ -48,10 +49,10 @@ static void conv_forward(vt_ctx *c, const conv_plan *p, const vt_conv_kernels *c
     const int64_t HW = g->H * g->W, OP = p->O * p->P;
     if (p->path == PATH_PATCH) {
         if (!scratch_push(c)) return;
-        vt_tensor *pt = vt_empty(c, VT_F32, VT_SHAPE(p->N, p->P, p->Kg));
+        vt_tensor *pt = vt_empty_on(c, p->dev, VT_F32, VT_SHAPE(p->N, p->P, p->Kg));
         if (pt) {
-            ck->patchify(c, g, p->N, x, vt_f32(pt));
-            mk->gemm_batched(c, false, true, p->O, p->P, p->Kg, 1.0f, w, p->Kg, 0, vt_f32(pt), p->Kg, p->P * p->Kg,
+            ck->patchify(c, g, p->N, x, vt_dptr_f32(pt));
+            mk->gemm_batched(c, false, true, p->O, p->P, p->Kg, 1.0f, w, p->Kg, 0, vt_dptr_f32(pt), p->Kg, p->P * p->Kg,
                              beta, y, p->P, OP, p->N);
         }
         vt_scope_pop(c);
@@ -69,12 +70,12 @@ static void conv_forward(vt_ctx *c, const conv_plan *p, const vt_conv_kernels *c
     }
     const int64_t rows = tile_rows(p);
     if (!scratch_push(c)) return;
-    vt_tensor *col = vt_empty(c, VT_F32, VT_SHAPE(p->groups * p->Kg * rows * g->Wo));
+    vt_tensor *col = vt_empty_on(c, p->dev, VT_F32, VT_SHAPE(p->groups * p->Kg * rows * g->Wo));
     for (int64_t n = 0; col && n < p->N; n++)
         for (int64_t oh0 = 0; oh0 < g->Ho; oh0 += rows) {
             int64_t oh1 = oh0 + rows < g->Ho ? oh0 + rows : g->Ho, L = (oh1 - oh0) * g->Wo;
-            ck->im2col(c, g, x + n * g->C * HW, vt_f32(col), oh0, oh1);
-            mk->gemm_batched(c, false, false, p->Og, L, p->Kg, 1.0f, w, p->Kg, p->Og * p->Kg, vt_f32(col), L,
+            ck->im2col(c, g, x + n * g->C * HW, vt_dptr_f32(col), oh0, oh1);
+            mk->gemm_batched(c, false, false, p->Og, L, p->Kg, 1.0f, w, p->Kg, p->Og * p->Kg, vt_dptr_f32(col), L,
                              p->Kg * L, beta, y + n * OP + oh0 * g->Wo, p->P, p->Og * p->P, p->groups);
         }
     vt_scope_pop(c);
@@ -87,25 +88,25 @@ static void conv_grad_weight(vt_ctx *c, const conv_plan *p, const vt_conv_kernel
     const int64_t HW = g->H * g->W, OP = p->O * p->P;
     if (!scratch_push(c)) return;
     if (p->path == PATH_PATCH) {
-        vt_tensor *pt = vt_empty(c, VT_F32, VT_SHAPE(p->N, p->P, p->Kg));
-        if (pt) ck->patchify(c, g, p->N, x, vt_f32(pt));
+        vt_tensor *pt = vt_empty_on(c, p->dev, VT_F32, VT_SHAPE(p->N, p->P, p->Kg));
+        if (pt) ck->patchify(c, g, p->N, x, vt_dptr_f32(pt));
         for (int64_t n = 0; pt && n < p->N; n++)
             mk->gemm_batched(c, false, false, p->O, p->Kg, p->P, 1.0f, gy + n * OP, p->P, 0,
-                             vt_f32(pt) + n * p->P * p->Kg, p->Kg, 0, n ? 1.0f : 0.0f, gw, p->Kg, 0, 1);
+                             vt_dptr_f32(pt) + n * p->P * p->Kg, p->Kg, 0, n ? 1.0f : 0.0f, gw, p->Kg, 0, 1);
     } else if (p->path == PATH_POINTWISE) {
         for (int64_t n = 0; n < p->N; n++)
             mk->gemm_batched(c, false, true, p->Og, p->Kg, p->P, 1.0f, gy + n * OP, p->P, p->Og * p->P,
                              x + n * g->C * HW, p->P, p->Cg * HW, n ? 1.0f : 0.0f, gw, p->Kg, p->Og * p->Kg, p->groups);
     } else {
         const int64_t rows = tile_rows(p);
-        vt_tensor *col = vt_empty(c, VT_F32, VT_SHAPE(p->groups * p->Kg * rows * g->Wo));
+        vt_tensor *col = vt_empty_on(c, p->dev, VT_F32, VT_SHAPE(p->groups * p->Kg * rows * g->Wo));
         bool first = true;
         for (int64_t n = 0; col && n < p->N; n++)
             for (int64_t oh0 = 0; oh0 < g->Ho; oh0 += rows, first = false) {
                 int64_t oh1 = oh0 + rows < g->Ho ? oh0 + rows : g->Ho, L = (oh1 - oh0) * g->Wo;
-                ck->im2col(c, g, x + n * g->C * HW, vt_f32(col), oh0, oh1);
+                ck->im2col(c, g, x + n * g->C * HW, vt_dptr_f32(col), oh0, oh1);
                 mk->gemm_batched(c, false, true, p->Og, p->Kg, L, 1.0f, gy + n * OP + oh0 * g->Wo, p->P, p->Og * p->P,
-                                 vt_f32(col), L, p->Kg * L, first ? 0.0f : 1.0f, gw, p->Kg, p->Og * p->Kg, p->groups);
+                                 vt_dptr_f32(col), L, p->Kg * L, first ? 0.0f : 1.0f, gw, p->Kg, p->Og * p->Kg, p->groups);
             }
     }
     vt_scope_pop(c);
@@ -118,11 +119,11 @@ static void conv_grad_input(vt_ctx *c, const conv_plan *p, const vt_conv_kernels
     const int64_t HW = g->H * g->W, OP = p->O * p->P;
     if (!scratch_push(c)) return;
     if (p->path == PATH_PATCH) {
-        vt_tensor *pt = vt_empty(c, VT_F32, VT_SHAPE(p->N, p->P, p->Kg));
+        vt_tensor *pt = vt_empty_on(c, p->dev, VT_F32, VT_SHAPE(p->N, p->P, p->Kg));
         if (pt) { /* patches [P, K] = gy[n]ᵀ [P, O] · W [O, K] */
-            mk->gemm_batched(c, true, false, p->P, p->Kg, p->O, 1.0f, gy, p->P, OP, w, p->Kg, 0, 0.0f, vt_f32(pt),
+            mk->gemm_batched(c, true, false, p->P, p->Kg, p->O, 1.0f, gy, p->P, OP, w, p->Kg, 0, 0.0f, vt_dptr_f32(pt),
                              p->Kg, p->P * p->Kg, p->N);
-            ck->unpatchify(c, g, p->N, vt_f32(pt), gx);
+            ck->unpatchify(c, g, p->N, vt_dptr_f32(pt), gx);
         }
     } else if (p->path == PATH_POINTWISE) {
         if (p->groups == 1)
@@ -134,15 +135,16 @@ static void conv_grad_input(vt_ctx *c, const conv_plan *p, const vt_conv_kernels
                                  p->Og * p->P, 0.0f, gx + n * g->C * HW, p->P, p->Cg * HW, p->groups);
     } else {
         const int64_t rows = tile_rows(p);
-        vt_tensor *col = vt_empty(c, VT_F32, VT_SHAPE(p->groups * p->Kg * rows * g->Wo));
-        if (col) memset(gx, 0, (size_t)(p->N * g->C * HW) * sizeof *gx);
+        vt_tensor *col = vt_empty_on(c, p->dev, VT_F32, VT_SHAPE(p->groups * p->Kg * rows * g->Wo));
+        /* host memory is zeroed here; a device gx arrives zeroed (conv2d_backward) */
+        if (col && p->dev.kind == VT_DEVICE_CPU) memset(gx, 0, (size_t)(p->N * g->C * HW) * sizeof *gx);
         for (int64_t n = 0; col && n < p->N; n++)
             for (int64_t oh0 = 0; oh0 < g->Ho; oh0 += rows) {
                 int64_t oh1 = oh0 + rows < g->Ho ? oh0 + rows : g->Ho, L = (oh1 - oh0) * g->Wo;
                 mk->gemm_batched(c, true, false, p->Kg, L, p->Og, 1.0f, w, p->Kg, p->Og * p->Kg,
-                                 gy + n * OP + oh0 * g->Wo, p->P, p->Og * p->P, 0.0f, vt_f32(col), L, p->Kg * L,
+                                 gy + n * OP + oh0 * g->Wo, p->P, p->Og * p->P, 0.0f, vt_dptr_f32(col), L, p->Kg * L,
                                  p->groups);
-                ck->col2im(c, g, vt_f32(col), gx + n * g->C * HW, oh0, oh1);
+                ck->col2im(c, g, vt_dptr_f32(col), gx + n * g->C * HW, oh0, oh1);
             }
     }
     vt_scope_pop(c);
@@ -178,6 +180,7 @@ static void plan_init(conv_plan *p, const int64_t *a) {
 static vt_status conv2d_backward(vt_ctx *c, vt_node *n, vt_tensor *gy, vt_tensor **grad_in) {
     conv_plan p;
     plan_init(&p, n->iattr);
+    p.dev = gy->device;
     vt_tensor *x = n->saved[0], *w = n->saved[1];
     const vt_conv_kernels *ck = vt_kernels(c, gy->device, VT_FAM_CONV, "conv2d");
     const vt_matmul_kernels *mk = vt_kernels(c, gy->device, VT_FAM_MATMUL, "conv2d");
@@ -185,21 +188,22 @@ static vt_status conv2d_backward(vt_ctx *c, vt_node *n, vt_tensor *gy, vt_tensor
     if (!ck || !mk || !gy) return c->err.code;
     if (n->inputs[2]) grad_in[2] = vt_sum(c, gy, 3, (int[]){0, 2, 3}, false);
     if (n->inputs[1]) {
-        vt_tensor *gw = vt_empty(c, VT_F32, w->ndim, w->shape);
+        vt_tensor *gw = vt_empty_on(c, p.dev, VT_F32, w->ndim, w->shape);
         if (!gw) return c->err.code;
         if (p.N == 0 || p.P == 0 || p.Og == 0 || p.Kg == 0)
-            memset(gw->data, 0, vt_nbytes(gw));
+            vt_zero_(c, gw);
         else
-            conv_grad_weight(c, &p, ck, mk, vt_f32(x), vt_f32(gy), vt_f32(gw));
+            conv_grad_weight(c, &p, ck, mk, vt_dptr_f32(x), vt_dptr_f32(gy), vt_dptr_f32(gw));
         grad_in[1] = gw;
     }
     if (n->inputs[0]) {
-        vt_tensor *gx = vt_empty(c, VT_F32, VT_SHAPE(p.N, p.g.C, p.g.H, p.g.W));
+        vt_tensor *gx = p.dev.kind == VT_DEVICE_CPU ? vt_empty_on(c, p.dev, VT_F32, VT_SHAPE(p.N, p.g.C, p.g.H, p.g.W))
+                                                    : vt_zeros_on(c, p.dev, VT_F32, VT_SHAPE(p.N, p.g.C, p.g.H, p.g.W));
         if (!gx) return c->err.code;
         if (p.N > 0 && p.P > 0 && p.O > 0 && p.Kg > 0)
-            conv_grad_input(c, &p, ck, mk, vt_f32(w), vt_f32(gy), vt_f32(gx));
+            conv_grad_input(c, &p, ck, mk, vt_dptr_f32(w), vt_dptr_f32(gy), vt_dptr_f32(gx));
         else
-            memset(gx->data, 0, vt_nbytes(gx));
+            vt_zero_(c, gx);
         grad_in[0] = gx;
     }
     return vt_ctx_ok(c) ? VT_OK : c->err.code;
@@ -252,23 +256,28 @@ vt_tensor *vt_conv2d(vt_ctx *c, vt_tensor *x, vt_tensor *w, vt_tensor *bias, con
     if (!conv_check(c, x, w, bias, opts ? opts : &defaults, a)) return NULL;
     conv_plan p;
     plan_init(&p, a);
+    p.dev = x->device;
     const vt_conv_kernels *ck = vt_kernels(c, x->device, VT_FAM_CONV, "conv2d");
     const vt_matmul_kernels *mk = vt_kernels(c, x->device, VT_FAM_MATMUL, "conv2d");
     vt_tensor *xc = vt_contiguous_data(c, x), *wc = vt_contiguous_data(c, w);
     vt_tensor *bc = bias ? vt_contiguous_data(c, bias) : NULL;
-    vt_tensor *y = vt_empty(c, VT_F32, VT_SHAPE(p.N, p.O, p.g.Ho, p.g.Wo));
+    vt_tensor *y = vt_empty_on(c, p.dev, VT_F32, VT_SHAPE(p.N, p.O, p.g.Ho, p.g.Wo));
     if (!ck || !mk || !xc || !wc || (bias && !bc) || !y) return NULL;
-    float *py = vt_f32(y);
-    if (bc) { /* start from the bias and let the GEMM accumulate on top */
-        const float *pb = vt_f32(bc);
+    float *py = vt_dptr_f32(y);
+    if (bc && p.dev.kind != VT_DEVICE_CPU) { /* the same, as a copy from a stride-0 view of the bias */
+        vt_tensor *bv = vt_tensor_view_raw(c, bc->storage, VT_F32, 4, y->shape, (int64_t[]){0, 1, 0, 0}, bc->offset);
+        if (bv) vt_copy_(c, y, bv);
+        vt_tensor_release(bv);
+    } else if (bc) { /* start from the bias and let the GEMM accumulate on top */
+        const float *pb = vt_dptr_f32(bc);
 #pragma omp parallel for num_threads(vt_ctx_threads(c)) if (p.N * p.O * p.P > 65536)
         for (int64_t r = 0; r < p.N * p.O; r++)
             for (int64_t i = 0; i < p.P; i++) py[r * p.P + i] = pb[r % p.O];
     } else if (p.Kg == 0) {
-        memset(py, 0, vt_nbytes(y));
+        vt_zero_(c, y);
     }
     if (p.N > 0 && p.O > 0 && p.P > 0 && p.Kg > 0)
-        conv_forward(c, &p, ck, mk, vt_f32(xc), vt_f32(wc), py, bc ? 1.0f : 0.0f);
+        conv_forward(c, &p, ck, mk, vt_dptr_f32(xc), vt_dptr_f32(wc), py, bc ? 1.0f : 0.0f);
     if (!vt_ctx_ok(c)) return NULL;
     vt_tensor *ins[3] = {x, w, bias};
     if (vt_needs_grad(c, 3, ins)) {

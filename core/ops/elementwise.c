@@ -34,8 +34,8 @@ static vt_status unary_backward(vt_ctx *c, vt_node *n, vt_tensor *gy, vt_tensor 
     gy = vt_contiguous_data(c, gy);
     vt_tensor *gx = vt_empty_like(c, gy);
     if (!k || !gx) return c->err.code;
-    k->unary_backward(c, op, n->saved[0] ? vt_f32(n->saved[0]) : NULL, n->saved[1] ? vt_f32(n->saved[1]) : NULL,
-                      vt_f32(gy), vt_f32(gx), vt_numel(gy), n->fattr[0], n->fattr[1]);
+    k->unary_backward(c, op, n->saved[0] ? vt_dptr_f32(n->saved[0]) : NULL, n->saved[1] ? vt_dptr_f32(n->saved[1]) : NULL,
+                      vt_dptr_f32(gy), vt_dptr_f32(gx), vt_numel(gy), n->fattr[0], n->fattr[1]);
     grad_in[0] = gx;
     return VT_OK;
 }
@@ -47,7 +47,7 @@ static vt_tensor *unary(vt_ctx *c, vt_unary_op op, vt_tensor *x, double p0, doub
     vt_tensor *xc = vt_contiguous_data(c, x);
     vt_tensor *y = vt_empty_like(c, x);
     if (!k || !xc || !y) return NULL;
-    k->unary(c, op, vt_f32(xc), vt_f32(y), vt_numel(y), p0, p1);
+    k->unary(c, op, vt_dptr_f32(xc), vt_dptr_f32(y), vt_numel(y), p0, p1);
     if (vt_needs_grad(c, 1, &x)) {
         vt_node *n = vt_node_attach(c, y, name, unary_backward, 1, &x);
         if (!n) return NULL;
@@ -127,7 +127,7 @@ static vt_tensor *binary_raw(vt_ctx *c, vt_binary_op op, vt_tensor *a, vt_tensor
     int64_t shape[VT_MAX_DIMS];
     if (!vt_broadcast_shape(c, name, a, b, &nd, shape)) return NULL;
     const vt_elementwise_kernels *k = vt_kernels(c, a->device, VT_FAM_ELEMENTWISE, name);
-    vt_tensor *out = vt_empty(c, VT_F32, nd, shape);
+    vt_tensor *out = vt_empty_on(c, a->device, VT_F32, nd, shape);
     if (!k || !out) return NULL;
     vt_tensor *av = vt_broadcast_view(c, a, nd, shape), *bv = vt_broadcast_view(c, b, nd, shape);
     if (av && bv) k->binary(c, op, av, bv, out);

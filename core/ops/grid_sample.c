@@ -8,12 +8,12 @@ static vt_status grid_sample_backward(vt_ctx *c, vt_node *n, vt_tensor *gy, vt_t
     vt_tensor *x = n->saved[0], *grid = n->saved[1];
     const vt_resample_kernels *k = vt_kernels(c, gy->device, VT_FAM_RESAMPLE, "grid_sample");
     gy = vt_contiguous_data(c, gy);
-    vt_tensor *gx = n->inputs[0] ? vt_empty(c, VT_F32, x->ndim, x->shape) : NULL;
-    vt_tensor *gg = n->inputs[1] ? vt_empty(c, VT_F32, grid->ndim, grid->shape) : NULL;
+    vt_tensor *gx = n->inputs[0] ? vt_empty_on(c, x->device, VT_F32, x->ndim, x->shape) : NULL;
+    vt_tensor *gg = n->inputs[1] ? vt_empty_on(c, x->device, VT_F32, grid->ndim, grid->shape) : NULL;
     if (!k || !gy || (n->inputs[0] && !gx) || (n->inputs[1] && !gg)) return c->err.code;
     k->grid_sample_backward(c, n->iattr[0] != 0, x->shape[0], x->shape[1], x->shape[2], x->shape[3], grid->shape[1],
-                            grid->shape[2], vt_f32(x), vt_f32(grid), vt_f32(gy), gx ? vt_f32(gx) : NULL,
-                            gg ? vt_f32(gg) : NULL);
+                            grid->shape[2], vt_dptr_f32(x), vt_dptr_f32(grid), vt_dptr_f32(gy), gx ? vt_dptr_f32(gx) : NULL,
+                            gg ? vt_dptr_f32(gg) : NULL);
     grad_in[0] = gx;
     grad_in[1] = gg;
     return VT_OK;
@@ -34,10 +34,10 @@ vt_tensor *vt_grid_sample(vt_ctx *c, vt_tensor *x, vt_tensor *grid, bool align_c
     }
     const vt_resample_kernels *k = vt_kernels(c, x->device, VT_FAM_RESAMPLE, op);
     vt_tensor *xc = vt_contiguous_data(c, x), *gc = vt_contiguous_data(c, grid);
-    vt_tensor *y = vt_empty(c, VT_F32, VT_SHAPE(x->shape[0], x->shape[1], grid->shape[1], grid->shape[2]));
+    vt_tensor *y = vt_empty_on(c, x->device, VT_F32, VT_SHAPE(x->shape[0], x->shape[1], grid->shape[1], grid->shape[2]));
     if (!k || !xc || !gc || !y) return NULL;
     k->grid_sample(c, align_corners, x->shape[0], x->shape[1], x->shape[2], x->shape[3], grid->shape[1],
-                   grid->shape[2], vt_f32(xc), vt_f32(gc), vt_f32(y));
+                   grid->shape[2], vt_dptr_f32(xc), vt_dptr_f32(gc), vt_dptr_f32(y));
     vt_tensor *ins[2] = {x, grid};
     if (vt_needs_grad(c, 2, ins)) {
         vt_node *n = vt_node_attach(c, y, op, grid_sample_backward, 2, ins);

@@ -9,10 +9,12 @@
 #include "visft/ops.h"
 
 /* Every value of contiguous i64 idx lies in [0, size), else an error naming the op, the value, its position
- * and what it indexes. */
+ * and what it indexes. A device idx is read through a host copy (synchronising). */
 static bool check_range(vt_ctx *c, const char *op, const vt_tensor *idx, int64_t size, const char *what,
                         const vt_tensor *x) {
-    const int64_t *p = vt_i64(idx);
+    const vt_tensor *h = vt_on_cpu(idx) ? idx : vt_host_copy(c, (vt_tensor *)idx);
+    if (!h) return false;
+    const int64_t *p = vt_i64(h);
     for (int64_t i = 0; i < vt_numel(idx); i++) {
         if (p[i] >= 0 && p[i] < size) continue;
         char s[VT_SHAPE_STR_MAX], si[VT_SHAPE_STR_MAX];
@@ -40,11 +42,11 @@ static vt_status index_select_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_t
     const vt_tensor *x = n->inputs[0], *idx = n->saved[0];
     const int dim = (int)n->iattr[0];
     const vt_index_kernels *k = vt_kernels(c, g->device, VT_FAM_INDEX, n->op);
-    vt_tensor *gc = grad_data(c, g), *gx = vt_zeros(c, VT_F32, x->ndim, x->shape);
+    vt_tensor *gc = grad_data(c, g), *gx = vt_zeros_on(c, x->device, VT_F32, x->ndim, x->shape);
     if (!k || !gc || !gx) return c->err.code;
     int64_t outer, inner;
     split_at(x->shape, x->ndim, dim, &outer, &inner);
-    k->index_add(c, vt_f32(gc), vt_i64(idx), vt_f32(gx), outer, x->shape[dim], vt_numel(idx), inner, -1);
+    k->index_add(c, vt_dptr_f32(gc), vt_dptr_i64(idx), vt_dptr_f32(gx), outer, x->shape[dim], vt_numel(idx), inner, -1);
     grad_in[0] = gx;
     return VT_OK;
 }
@@ -67,10 +69,10 @@ vt_tensor *vt_index_select(vt_ctx *c, vt_tensor *x, int dim, vt_tensor *idx) {
     int64_t shape[VT_MAX_DIMS], outer, inner;
     memcpy(shape, x->shape, sizeof shape);
     shape[dim] = vt_numel(ic);
-    vt_tensor *y = vt_empty(c, x->dtype, x->ndim, shape);
+    vt_tensor *y = vt_empty_on(c, x->device, x->dtype, x->ndim, shape);
     if (!k || !y) return NULL;
     split_at(x->shape, x->ndim, dim, &outer, &inner);
-    k->index_select(c, xc->data, vt_i64(ic), y->data, outer, x->shape[dim], shape[dim], inner, vt_dtype_size(x->dtype));
+    k->index_select(c, xc->data, vt_dptr_i64(ic), y->data, outer, x->shape[dim], shape[dim], inner, vt_dtype_size(x->dtype));
     if (x->dtype == VT_F32 && vt_needs_grad(c, 1, &x)) {
         vt_node *n = vt_node_attach(c, y, op, index_select_backward, 1, &x);
         if (!n || vt_node_save(c, n, 0, ic) != VT_OK) return NULL;
@@ -84,9 +86,9 @@ vt_tensor *vt_index_select(vt_ctx *c, vt_tensor *x, int dim, vt_tensor *idx) {
 static vt_status embedding_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_tensor **grad_in) {
     const vt_tensor *w = n->inputs[0], *ids = n->saved[0];
     const vt_index_kernels *k = vt_kernels(c, g->device, VT_FAM_INDEX, n->op);
-    vt_tensor *gc = grad_data(c, g), *gw = vt_zeros(c, VT_F32, 2, w->shape);
+    vt_tensor *gc = grad_data(c, g), *gw = vt_zeros_on(c, w->device, VT_F32, 2, w->shape);
     if (!k || !gc || !gw) return c->err.code;
-    k->index_add(c, vt_f32(gc), vt_i64(ids), vt_f32(gw), 1, w->shape[0], vt_numel(ids), w->shape[1], n->iattr[0]);
+    k->index_add(c, vt_dptr_f32(gc), vt_dptr_i64(ids), vt_dptr_f32(gw), 1, w->shape[0], vt_numel(ids), w->shape[1], n->iattr[0]);
     grad_in[0] = gw;
     return VT_OK;
 }
@@ -120,9 +122,9 @@ vt_tensor *vt_embedding(vt_ctx *c, vt_tensor *weight, vt_tensor *ids, int64_t pa
     int64_t shape[VT_MAX_DIMS];
     memcpy(shape, ids->shape, (size_t)ids->ndim * sizeof *shape);
     shape[ids->ndim] = D;
-    vt_tensor *y = vt_empty(c, VT_F32, ids->ndim + 1, shape);
+    vt_tensor *y = vt_empty_on(c, ids->device, VT_F32, ids->ndim + 1, shape);
     if (!k || !y) return NULL;
-    k->index_select(c, wc->data, vt_i64(ic), y->data, 1, V, vt_numel(ic), D, sizeof(float));
+    k->index_select(c, wc->data, vt_dptr_i64(ic), y->data, 1, V, vt_numel(ic), D, sizeof(float));
     if (vt_needs_grad(c, 1, &weight)) {
         vt_node *n = vt_node_attach(c, y, op, embedding_backward, 1, &weight);
         if (!n || vt_node_save(c, n, 0, ic) != VT_OK) return NULL;
@@ -149,7 +151,7 @@ static bool check_fits(vt_ctx *c, const char *op, const vt_tensor *idx, const vt
 static vt_status gather_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_tensor **grad_in) {
     const vt_tensor *x = n->inputs[0];
     const vt_index_kernels *k = vt_kernels(c, g->device, VT_FAM_INDEX, n->op);
-    vt_tensor *gc = grad_data(c, g), *gx = vt_zeros(c, VT_F32, x->ndim, x->shape);
+    vt_tensor *gc = grad_data(c, g), *gx = vt_zeros_on(c, x->device, VT_F32, x->ndim, x->shape);
     if (!k || !gc || !gx) return c->err.code;
     k->scatter_add(c, gx, (int)n->iattr[0], n->saved[0], gc);
     grad_in[0] = gx;
@@ -167,7 +169,7 @@ vt_tensor *vt_gather(vt_ctx *c, vt_tensor *x, int dim, vt_tensor *idx) {
     vt_tensor *ic = vt_contiguous_data(c, idx), *xc = vt_contiguous_data(c, x);
     if (!ic || !xc || !check_range(c, op, ic, x->shape[dim], what, x)) return NULL;
     const vt_index_kernels *k = vt_kernels(c, x->device, VT_FAM_INDEX, op);
-    vt_tensor *y = vt_empty(c, VT_F32, idx->ndim, idx->shape);
+    vt_tensor *y = vt_empty_on(c, x->device, VT_F32, idx->ndim, idx->shape);
     if (!k || !y) return NULL;
     k->gather(c, xc, dim, ic, y);
     if (vt_needs_grad(c, 1, &x)) {
@@ -185,13 +187,13 @@ static vt_status scatter_add_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_te
     if (n->inputs[1]) {
         const vt_tensor *src = n->inputs[1];
         const vt_index_kernels *k = vt_kernels(c, g->device, VT_FAM_INDEX, n->op);
-        vt_tensor *gc = grad_data(c, g), *gi = vt_empty(c, VT_F32, idx->ndim, idx->shape);
+        vt_tensor *gc = grad_data(c, g), *gi = vt_empty_on(c, src->device, VT_F32, idx->ndim, idx->shape);
         if (!k || !gc || !gi) return c->err.code;
         k->gather(c, gc, dim, idx, gi);
         if (vt_same_shape(gi, src)) {
             grad_in[1] = gi;
         } else { /* src elements outside the index's extent were not used: zero gradient */
-            vt_tensor *gs = vt_zeros(c, VT_F32, src->ndim, src->shape);
+            vt_tensor *gs = vt_zeros_on(c, src->device, VT_F32, src->ndim, src->shape);
             if (!gs) return c->err.code;
             vt_tensor *dst = vt_tensor_view_raw(c, gs->storage, VT_F32, gi->ndim, gi->shape, gs->stride, gs->offset);
             vt_status st = dst ? vt_copy_(c, dst, gi) : c->err.code;
@@ -215,7 +217,7 @@ vt_tensor *vt_scatter_add(vt_ctx *c, vt_tensor *x, int dim, vt_tensor *idx, vt_t
     vt_tensor *ic = vt_contiguous_data(c, idx), *sc = vt_contiguous_data(c, src);
     if (!ic || !sc || !check_range(c, op, ic, x->shape[dim], what, x)) return NULL;
     const vt_index_kernels *k = vt_kernels(c, x->device, VT_FAM_INDEX, op);
-    vt_tensor *y = vt_empty(c, VT_F32, x->ndim, x->shape);
+    vt_tensor *y = vt_empty_on(c, x->device, VT_F32, x->ndim, x->shape);
     if (!k || !y || vt_copy_(c, y, x) != VT_OK) return NULL;
     k->scatter_add(c, y, dim, ic, sc);
     vt_tensor *ins[2] = {x, src};
@@ -238,8 +240,10 @@ vt_tensor *vt_one_hot(vt_ctx *c, vt_tensor *ids, int64_t num_classes) {
         return NULL;
     }
     vt_tensor *ic = vt_contiguous_data(c, ids);
-    if (!ic) return NULL;
-    const int64_t n = vt_numel(ic), *p = vt_i64(ic);
+    /* the ids are read on the host (class inference, range check): a device ic through a synchronising copy */
+    vt_tensor *hc = ic && !vt_on_cpu(ic) ? vt_host_copy(c, ic) : ic;
+    if (!ic || !hc) return NULL;
+    const int64_t n = vt_numel(ic), *p = vt_i64(hc);
     if (num_classes <= 0) { /* infer, as PyTorch does for -1 */
         if (n == 0) {
             vt_ctx_fail(c, VT_EINVAL, "%s: cannot infer the number of classes from empty ids %s", op,
@@ -250,13 +254,13 @@ vt_tensor *vt_one_hot(vt_ctx *c, vt_tensor *ids, int64_t num_classes) {
         for (int64_t i = 0; i < n; i++)
             if (p[i] + 1 > num_classes) num_classes = p[i] + 1;
     }
-    if (!check_range(c, op, ic, num_classes, "the classes", ids)) return NULL;
+    if (!check_range(c, op, hc, num_classes, "the classes", ids)) return NULL;
     const vt_index_kernels *k = vt_kernels(c, ids->device, VT_FAM_INDEX, op);
     int64_t shape[VT_MAX_DIMS];
     memcpy(shape, ids->shape, (size_t)ids->ndim * sizeof *shape);
     shape[ids->ndim] = num_classes;
-    vt_tensor *y = vt_empty(c, VT_F32, ids->ndim + 1, shape);
+    vt_tensor *y = vt_empty_on(c, ids->device, VT_F32, ids->ndim + 1, shape);
     if (!k || !y) return NULL;
-    k->one_hot(c, p, vt_f32(y), n, num_classes);
+    k->one_hot(c, vt_dptr_i64(ic), vt_dptr_f32(y), n, num_classes);
     return y;
 }

@@ -18,7 +18,7 @@ static bool check_mask_dtype(vt_ctx *c, const char *op, const char *what, const 
 static vt_tensor *select_raw(vt_ctx *c, const char *op, vt_tensor *cond, vt_tensor *a, vt_tensor *b, int nd,
                              const int64_t *shape) {
     const vt_index_kernels *k = vt_kernels(c, a->device, VT_FAM_INDEX, op);
-    vt_tensor *out = vt_empty(c, VT_F32, nd, shape);
+    vt_tensor *out = vt_empty_on(c, a->device, VT_F32, nd, shape);
     if (!k || !out) return NULL;
     vt_tensor *cv = vt_broadcast_view(c, cond, nd, shape), *av = vt_broadcast_view(c, a, nd, shape),
               *bv = vt_broadcast_view(c, b, nd, shape);
@@ -32,7 +32,7 @@ static vt_tensor *select_raw(vt_ctx *c, const char *op, vt_tensor *cond, vt_tens
 /* ---- where ---- */
 
 static vt_status where_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_tensor **grad_in) {
-    vt_tensor *cond = n->saved[0], *zero = vt_zeros(c, VT_F32, 0, NULL);
+    vt_tensor *cond = n->saved[0], *zero = vt_zeros_on(c, g->device, VT_F32, 0, NULL);
     if (!zero) return c->err.code;
     for (int i = 0; i < 2; i++) {
         const vt_tensor *x = n->inputs[i + 1];
@@ -80,7 +80,7 @@ vt_tensor *vt_where(vt_ctx *c, vt_tensor *cond, vt_tensor *a, vt_tensor *b) {
 /* ---- masked_fill ---- */
 
 static vt_status masked_fill_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_tensor **grad_in) {
-    vt_tensor *zero = vt_zeros(c, VT_F32, 0, NULL);
+    vt_tensor *zero = vt_zeros_on(c, g->device, VT_F32, 0, NULL);
     grad_in[0] = zero ? select_raw(c, n->op, n->saved[0], zero, g, g->ndim, g->shape) : NULL;
     return grad_in[0] ? VT_OK : c->err.code;
 }
@@ -101,7 +101,7 @@ vt_tensor *vt_masked_fill(vt_ctx *c, vt_tensor *x, vt_tensor *mask, double value
                     vt_shape_str(x, s, sizeof s));
         return NULL;
     }
-    vt_tensor *fill = vt_full(c, VT_F32, 0, NULL, value);
+    vt_tensor *fill = vt_full_on(c, x->device, VT_F32, 0, NULL, value);
     vt_tensor *y = fill ? select_raw(c, op, mask, fill, x, x->ndim, x->shape) : NULL;
     if (y && vt_needs_grad(c, 1, &x)) {
         vt_node *n = vt_node_attach(c, y, op, masked_fill_backward, 1, &x);

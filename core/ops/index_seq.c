@@ -7,12 +7,12 @@
 
 static vt_tensor *cumsum_raw(vt_ctx *c, vt_tensor *x, int dim, bool reverse) {
     const vt_index_kernels *k = vt_kernels(c, x->device, VT_FAM_INDEX, "cumsum");
-    vt_tensor *xc = vt_contiguous_data(c, x), *y = vt_empty(c, VT_F32, x->ndim, x->shape);
+    vt_tensor *xc = vt_contiguous_data(c, x), *y = vt_empty_on(c, x->device, VT_F32, x->ndim, x->shape);
     if (!k || !xc || !y) return NULL;
     int64_t outer = 1, inner = 1;
     for (int d = 0; d < dim; d++) outer *= x->shape[d];
     for (int d = dim + 1; d < x->ndim; d++) inner *= x->shape[d];
-    k->cumsum(c, vt_f32(xc), vt_f32(y), outer, x->ndim ? x->shape[dim] : 1, inner, reverse);
+    k->cumsum(c, vt_dptr_f32(xc), vt_dptr_f32(y), outer, x->ndim ? x->shape[dim] : 1, inner, reverse);
     return y;
 }
 

@@ -25,12 +25,12 @@ static vt_status sort_common(vt_ctx *c, const char *op, vt_tensor *x, int64_t k,
     }
     const vt_index_kernels *kt = vt_kernels(c, x->device, VT_FAM_INDEX, op);
     vt_tensor *xc = vt_contiguous_data(c, x);
-    vt_tensor *v = vt_empty(c, VT_F32, x->ndim, shape), *ix = vt_empty(c, VT_I64, x->ndim, shape);
+    vt_tensor *v = vt_empty_on(c, x->device, VT_F32, x->ndim, shape), *ix = vt_empty_on(c, x->device, VT_I64, x->ndim, shape);
     /* per-thread scratch line (16-byte items kept in an f32 tensor so the scope frees it) */
     int64_t scratch_n = (int64_t)vt_ctx_threads(c) * (n > 0 ? n : 1) * (int64_t)(sizeof(vt_sort_item) / sizeof(float));
-    vt_tensor *scratch = vt_empty(c, VT_F32, 1, &scratch_n);
+    vt_tensor *scratch = vt_empty_on(c, x->device, VT_F32, 1, &scratch_n);
     if (!kt || !xc || !v || !ix || !scratch) return c->err.code;
-    if (k > 0) kt->sort(c, vt_f32(xc), vt_f32(v), vt_i64(ix), outer, n, inner, k, descending, sorted, scratch->data);
+    if (k > 0) kt->sort(c, vt_dptr_f32(xc), vt_dptr_f32(v), vt_dptr_i64(ix), outer, n, inner, k, descending, sorted, scratch->data);
     if (values) *values = v;
     if (indices) *indices = ix;
     return VT_OK;

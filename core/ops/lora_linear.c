@@ -34,20 +34,20 @@ static vt_status lora_linear_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_te
     float scaling = (float)n->fattr[0];
     bool shared_input = n->saved[2] == NULL;
     int64_t N = w->shape[0], K = w->shape[1], R = vt_numel(g) / (N ? N : 1), Ns = N / ns;
-    const float *pg = vt_f32(g);
+    const float *pg = vt_dptr_f32(g);
 
     vt_tensor *gx = NULL, *gxl = NULL;
     if (n->inputs[0] || (shared_input && n->n_inputs > 3)) {
-        gx = vt_empty(c, VT_F32, x->ndim, x->shape);
+        gx = vt_empty_on(c, x->device, VT_F32, x->ndim, x->shape);
         if (!gx) return c->err.code;
-        k->gemm_batched(c, false, false, R, K, N, 1.0f, pg, N, 0, vt_f32(w), K, 0, 0.0f, vt_f32(gx), K, 0, 1);
+        k->gemm_batched(c, false, false, R, K, N, 1.0f, pg, N, 0, vt_dptr_f32(w), K, 0, 0.0f, vt_dptr_f32(gx), K, 0, 1);
     }
     if (!shared_input && n->inputs[3]) {
-        gxl = vt_zeros(c, VT_F32, xl->ndim, xl->shape);
+        gxl = vt_zeros_on(c, x->device, VT_F32, xl->ndim, xl->shape);
         if (!gxl) return c->err.code;
     }
     vt_tensor *into = shared_input ? gx : gxl; /* where the adapters' input gradient accumulates */
-    vt_tensor *T = vt_empty(c, VT_F32, VT_SHAPE(R, rt)); /* T[:, slice s] = g_s·B_s */
+    vt_tensor *T = vt_empty_on(c, x->device, VT_F32, VT_SHAPE(R, rt)); /* T[:, slice s] = g_s·B_s */
     if (!T) return c->err.code;
     bool any_A = false;
     for (int s = 0; s < ns; s++) {
@@ -56,20 +56,20 @@ static vt_status lora_linear_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_te
         vt_tensor *Bs = n->saved[SAVED_B(s)];
         int64_t r = Bs->shape[1];
         const float *gs = pg + s * Ns; /* the slice's gradient, rows of stride N */
-        k->gemm_batched(c, false, false, R, r, Ns, 1.0f, gs, N, 0, vt_f32(Bs), r, 0, 0.0f, vt_f32(T) + off, rt, 0, 1);
+        k->gemm_batched(c, false, false, R, r, Ns, 1.0f, gs, N, 0, vt_dptr_f32(Bs), r, 0, 0.0f, vt_dptr_f32(T) + off, rt, 0, 1);
         if (n->inputs[SLOT_B(s)]) { /* gB = scaling · g_sᵀ·H_s */
-            vt_tensor *gB = vt_empty(c, VT_F32, VT_SHAPE(Ns, r));
+            vt_tensor *gB = vt_empty_on(c, x->device, VT_F32, VT_SHAPE(Ns, r));
             if (!gB) return c->err.code;
-            k->gemm_batched(c, true, false, Ns, r, R, scaling, gs, N, 0, vt_f32(H) + off, rt, 0, 0.0f, vt_f32(gB), r, 0,
+            k->gemm_batched(c, true, false, Ns, r, R, scaling, gs, N, 0, vt_dptr_f32(H) + off, rt, 0, 0.0f, vt_dptr_f32(gB), r, 0,
                             1);
             grad_in[SLOT_B(s)] = gB;
         }
         any_A |= n->inputs[SLOT_A(s)] != NULL;
     }
     if (any_A) { /* gA_cat = scaling · Tᵀ·x_lora, then each slice's rows */
-        vt_tensor *gA = vt_empty(c, VT_F32, VT_SHAPE(rt, K));
+        vt_tensor *gA = vt_empty_on(c, x->device, VT_F32, VT_SHAPE(rt, K));
         if (!gA) return c->err.code;
-        k->gemm_batched(c, true, false, rt, K, R, scaling, vt_f32(T), rt, 0, vt_f32(xl), K, 0, 0.0f, vt_f32(gA), K, 0, 1);
+        k->gemm_batched(c, true, false, rt, K, R, scaling, vt_dptr_f32(T), rt, 0, vt_dptr_f32(xl), K, 0, 0.0f, vt_dptr_f32(gA), K, 0, 1);
         for (int s = 0; s < ns; s++) {
             int64_t off = n->iattr[2 + s];
             if (off >= 0 && n->inputs[SLOT_A(s)])
@@ -77,20 +77,20 @@ static vt_status lora_linear_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_te
         }
     }
     if (into && rt > 0) /* d x_lora += scaling · T·A_cat */
-        k->gemm_batched(c, false, false, R, K, rt, scaling, vt_f32(T), rt, 0, vt_f32(Acat), K, 0, 1.0f, vt_f32(into), K,
+        k->gemm_batched(c, false, false, R, K, rt, scaling, vt_dptr_f32(T), rt, 0, vt_dptr_f32(Acat), K, 0, 1.0f, vt_dptr_f32(into), K,
                         0, 1);
     if (n->inputs[0]) grad_in[0] = gx;
     if (gxl) grad_in[3] = gxl;
     if (n->inputs[1]) { /* gw = gᵀ·x */
-        vt_tensor *gw = vt_empty(c, VT_F32, 2, w->shape);
+        vt_tensor *gw = vt_empty_on(c, x->device, VT_F32, 2, w->shape);
         if (!gw) return c->err.code;
-        k->gemm_batched(c, true, false, N, K, R, 1.0f, pg, N, 0, vt_f32(x), K, 0, 0.0f, vt_f32(gw), K, 0, 1);
+        k->gemm_batched(c, true, false, N, K, R, 1.0f, pg, N, 0, vt_dptr_f32(x), K, 0, 0.0f, vt_dptr_f32(gw), K, 0, 1);
         grad_in[1] = gw;
     }
     if (n->inputs[2]) {
-        vt_tensor *gb = vt_empty(c, VT_F32, 1, &N);
+        vt_tensor *gb = vt_empty_on(c, x->device, VT_F32, 1, &N);
         if (!gb) return c->err.code;
-        rk->sum_cols(c, pg, vt_f32(gb), R, N);
+        rk->sum_cols(c, pg, vt_dptr_f32(gb), R, N);
         grad_in[2] = gb;
     }
     return vt_ctx_ok(c) ? VT_OK : c->err.code;
@@ -122,6 +122,7 @@ vt_tensor *vt_lora_linear(vt_ctx *c, vt_tensor *x, vt_tensor *w, vt_tensor *bias
                         (long long)K, (long long)Ns);
             return NULL;
         }
+        if (!VT_OP_READY(c, op, x, A[s], B[s])) return NULL;
     }
     /* the base product, with the shape and dtype checks of vt_linear */
     vt_no_grad_begin(c);
@@ -140,22 +141,30 @@ vt_tensor *vt_lora_linear(vt_ctx *c, vt_tensor *x, vt_tensor *w, vt_tensor *bias
     }
     vt_tensor *Acat = NULL, *H = NULL, *Bc[MAX_SLICES] = {0};
     if (rt > 0) {
-        Acat = vt_empty(c, VT_F32, VT_SHAPE(rt, K));
-        H = vt_empty(c, VT_F32, VT_SHAPE(R, rt));
+        Acat = vt_empty_on(c, x->device, VT_F32, VT_SHAPE(rt, K));
+        H = vt_empty_on(c, x->device, VT_F32, VT_SHAPE(R, rt));
         if (!Acat || !H) return NULL;
         for (int s = 0; s < n_slices; s++) {
             if (!A[s]) continue;
             vt_tensor *Ac = vt_contiguous_data(c, A[s]);
             Bc[s] = vt_contiguous_data(c, B[s]);
             if (!Ac || !Bc[s]) return NULL;
-            memcpy(vt_f32(Acat) + off[s] * K, vt_f32(Ac), vt_nbytes(Ac));
+            if (vt_on_cpu(Acat)) {
+                memcpy(vt_dptr_f32(Acat) + off[s] * K, vt_dptr_f32(Ac), vt_nbytes(Ac));
+            } else { /* the same rows of Acat, through the device's copy */
+                vt_tensor *rows = vt_tensor_view_raw(c, Acat->storage, VT_F32, 2, Ac->shape, Acat->stride,
+                                                     Acat->offset + off[s] * K);
+                vt_status st = rows ? vt_copy_(c, rows, Ac) : c->err.code;
+                vt_tensor_release(rows);
+                if (st != VT_OK) return NULL;
+            }
         }
-        k->gemm_batched(c, false, true, R, rt, K, 1.0f, vt_f32(xlc), K, 0, vt_f32(Acat), K, 0, 0.0f, vt_f32(H), rt, 0, 1);
+        k->gemm_batched(c, false, true, R, rt, K, 1.0f, vt_dptr_f32(xlc), K, 0, vt_dptr_f32(Acat), K, 0, 0.0f, vt_dptr_f32(H), rt, 0, 1);
         for (int s = 0; s < n_slices; s++) {
             if (!A[s]) continue;
             int64_t r = A[s]->shape[0];
-            k->gemm_batched(c, false, true, R, Ns, r, (float)scaling, vt_f32(H) + off[s], rt, 0, vt_f32(Bc[s]), r, 0, 1.0f,
-                            vt_f32(y) + s * Ns, N, 0, 1);
+            k->gemm_batched(c, false, true, R, Ns, r, (float)scaling, vt_dptr_f32(H) + off[s], rt, 0, vt_dptr_f32(Bc[s]), r, 0, 1.0f,
+                            vt_dptr_f32(y) + s * Ns, N, 0, 1);
         }
     }
     vt_tensor *ins[VT_NODE_MAX_INPUTS] = {x, w, bias, x_lora == x ? NULL : x_lora};

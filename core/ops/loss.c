@@ -54,15 +54,15 @@ static vt_status cross_entropy_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_
     const float eps = (float)n->fattr[0];
     int64_t gs;
     vt_tensor *gc = loss_grad_coeffs(c, g, red, n->saved[CE_DEN], S, &gs);
-    vt_tensor *dx = vt_empty(c, VT_F32, VT_SHAPE(S, C));
+    vt_tensor *dx = vt_empty_on(c, g->device, VT_F32, VT_SHAPE(S, C));
     if (!k || !gc || !dx) return c->err.code;
-    const float *w = n->saved[CE_W] ? vt_f32(n->saved[CE_W]) : NULL;
+    const float *w = n->saved[CE_W] ? vt_dptr_f32(n->saved[CE_W]) : NULL;
     if (soft)
-        k->cross_entropy_soft_backward(c, vt_f32(n->saved[CE_X]), vt_f32(n->saved[CE_T]), w, vt_f32(n->saved[CE_LSE]),
-                                       vt_f32(gc), gs, S, C, eps, vt_f32(dx));
+        k->cross_entropy_soft_backward(c, vt_dptr_f32(n->saved[CE_X]), vt_dptr_f32(n->saved[CE_T]), w, vt_dptr_f32(n->saved[CE_LSE]),
+                                       vt_dptr_f32(gc), gs, S, C, eps, vt_dptr_f32(dx));
     else
-        k->cross_entropy_backward(c, vt_f32(n->saved[CE_X]), vt_i64(n->saved[CE_T]), w, vt_f32(n->saved[CE_LSE]),
-                                  vt_f32(gc), gs, S, C, ignore, eps, vt_f32(dx));
+        k->cross_entropy_backward(c, vt_dptr_f32(n->saved[CE_X]), vt_dptr_i64(n->saved[CE_T]), w, vt_dptr_f32(n->saved[CE_LSE]),
+                                  vt_dptr_f32(gc), gs, S, C, ignore, eps, vt_dptr_f32(dx));
     const int64_t *shape = &n->iattr[6];
     if (nd <= 2) {
         grad_in[0] = vt_reshape(c, dx, nd, shape);
@@ -140,15 +140,15 @@ vt_tensor *vt_cross_entropy(vt_ctx *c, vt_tensor *logits, vt_tensor *targets, co
     tr = vt_contiguous_data(c, tr);
     vt_no_grad_end(c);
     vt_tensor *w = vt_contiguous_data(c, o.weight);
-    vt_tensor *lse = vt_empty(c, VT_F32, 1, &S), *loss = vt_empty(c, VT_F32, 1, &S);
-    vt_tensor *wt = soft ? NULL : vt_empty(c, VT_F32, 1, &S);
+    vt_tensor *lse = vt_empty_on(c, logits->device, VT_F32, 1, &S), *loss = vt_empty_on(c, logits->device, VT_F32, 1, &S);
+    vt_tensor *wt = soft ? NULL : vt_empty_on(c, logits->device, VT_F32, 1, &S);
     if (!k || !xr || !tr || !lse || !loss || (!soft && !wt) || !vt_ctx_ok(c)) return NULL;
     const float eps = (float)o.label_smoothing;
     if (soft) {
-        k->cross_entropy_soft(c, vt_f32(xr), vt_f32(tr), w ? vt_f32(w) : NULL, S, C, eps, vt_f32(lse), vt_f32(loss));
+        k->cross_entropy_soft(c, vt_dptr_f32(xr), vt_dptr_f32(tr), w ? vt_dptr_f32(w) : NULL, S, C, eps, vt_dptr_f32(lse), vt_dptr_f32(loss));
     } else {
-        int64_t bad = k->cross_entropy(c, vt_f32(xr), vt_i64(tr), w ? vt_f32(w) : NULL, S, C, o.ignore_index, eps,
-                                       vt_f32(lse), vt_f32(loss), vt_f32(wt));
+        int64_t bad = k->cross_entropy(c, vt_dptr_f32(xr), vt_dptr_i64(tr), w ? vt_dptr_f32(w) : NULL, S, C, o.ignore_index, eps,
+                                       vt_dptr_f32(lse), vt_dptr_f32(loss), vt_dptr_f32(wt));
         if (bad >= 0) {
             vt_ctx_fail(c, VT_EINVAL, "%s: target of sample %lld (targets %s) is outside [0, %lld) and not ignore_index %lld",
                         op, (long long)bad, vt_shape_str(targets, s1, sizeof s1), (long long)C,
@@ -191,8 +191,8 @@ static vt_status bce_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_tensor **g
     vt_tensor *gc = loss_grad_coeffs(c, g, (vt_reduction)n->iattr[0], NULL, vt_numel(x), &gs);
     vt_tensor *dx = n->inputs[0] ? vt_empty_like(c, x) : NULL, *dt = n->inputs[1] ? vt_empty_like(c, x) : NULL;
     if (!k || !gc || !vt_ctx_ok(c)) return c->err.code;
-    k->bce_with_logits_backward(c, vt_f32(x), vt_f32(n->saved[BCE_T]), w ? vt_f32(w) : NULL, pw ? vt_f32(pw) : NULL,
-                                vt_f32(gc), gs, dx ? vt_f32(dx) : NULL, dt ? vt_f32(dt) : NULL, vt_numel(x));
+    k->bce_with_logits_backward(c, vt_dptr_f32(x), vt_dptr_f32(n->saved[BCE_T]), w ? vt_dptr_f32(w) : NULL, pw ? vt_dptr_f32(pw) : NULL,
+                                vt_dptr_f32(gc), gs, dx ? vt_dptr_f32(dx) : NULL, dt ? vt_dptr_f32(dt) : NULL, vt_numel(x));
     grad_in[0] = dx, grad_in[1] = dt;
     return VT_OK;
 }
@@ -234,7 +234,7 @@ vt_tensor *vt_binary_cross_entropy_with_logits(vt_ctx *c, vt_tensor *logits, vt_
     vt_tensor *xc = vt_contiguous_data(c, logits), *tc = vt_contiguous_data(c, targets);
     vt_tensor *loss = vt_empty_like(c, logits);
     if (!k || !xc || !tc || !loss || !vt_ctx_ok(c)) return NULL;
-    k->bce_with_logits(c, vt_f32(xc), vt_f32(tc), w ? vt_f32(w) : NULL, pw ? vt_f32(pw) : NULL, vt_f32(loss),
+    k->bce_with_logits(c, vt_dptr_f32(xc), vt_dptr_f32(tc), w ? vt_dptr_f32(w) : NULL, pw ? vt_dptr_f32(pw) : NULL, vt_dptr_f32(loss),
                        vt_numel(loss));
     vt_tensor *out = reduce_loss(c, loss, o.reduction);
     vt_tensor *ins[2] = {logits, targets};

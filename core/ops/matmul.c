@@ -106,13 +106,10 @@ static vt_tensor *matmul_raw(vt_ctx *c, vt_tensor *a, vt_tensor *b) {
     oshape[nbatch] = M;
     oshape[nbatch + 1] = N;
     const vt_matmul_kernels *k = vt_kernels(c, a->device, VT_FAM_MATMUL, "matmul");
-    vt_tensor *y = vt_empty(c, VT_F32, nbatch + 2, oshape);
+    vt_tensor *y = vt_empty_on(c, a->device, VT_F32, nbatch + 2, oshape);
     if (!k || !y) return NULL;
     if (M == 0 || N == 0) return y;
-    if (K == 0) {
-        memset(y->data, 0, vt_nbytes(y));
-        return y;
-    }
+    if (K == 0) return vt_zero_(c, y) == VT_OK ? y : NULL;
 
     /* fold the batch of a into M when b is a single matrix and a's rows are uniformly strided */
     if (nb == 0 && na > 0) {
@@ -124,7 +121,7 @@ static vt_tensor *matmul_raw(vt_ctx *c, vt_tensor *a, vt_tensor *b) {
             if (!bc || !as_operand(bc, 0, NULL, &ob)) return NULL;
         }
         if (!ac) return NULL;
-        k->gemm_batched(c, false, ob.trans, batch * M, N, K, 1.0f, vt_f32(ac), K, 0, ob.p, ob.ld, 0, 0.0f, vt_f32(y), N,
+        k->gemm_batched(c, false, ob.trans, batch * M, N, K, 1.0f, vt_dptr_f32(ac), K, 0, ob.p, ob.ld, 0, 0.0f, vt_dptr_f32(y), N,
                         0, 1);
         return y;
     }
@@ -152,7 +149,7 @@ static vt_tensor *matmul_raw(vt_ctx *c, vt_tensor *a, vt_tensor *b) {
         }
     }
     k->gemm_batched(c, oa.trans, ob.trans, M, N, K, 1.0f, oa.p, oa.ld, oa.batch_stride, ob.p, ob.ld, ob.batch_stride,
-                    0.0f, vt_f32(y), N, M * N, batch);
+                    0.0f, vt_dptr_f32(y), N, M * N, batch);
     return y;
 }
 
@@ -201,21 +198,21 @@ static vt_status linear_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_tensor 
     if (!k || !rk || !g) return c->err.code;
     int64_t N = w->shape[0], K = w->shape[1], R = vt_numel(g) / (N ? N : 1);
     if (n->inputs[0]) { /* gx [R, K] = g [R, N] · w [N, K] */
-        vt_tensor *gx = vt_empty(c, VT_F32, x->ndim, x->shape);
+        vt_tensor *gx = vt_empty_on(c, w->device, VT_F32, x->ndim, x->shape);
         if (!gx) return c->err.code;
-        k->gemm_batched(c, false, false, R, K, N, 1.0f, vt_f32(g), N, 0, vt_f32(w), K, 0, 0.0f, vt_f32(gx), K, 0, 1);
+        k->gemm_batched(c, false, false, R, K, N, 1.0f, vt_dptr_f32(g), N, 0, vt_dptr_f32(w), K, 0, 0.0f, vt_dptr_f32(gx), K, 0, 1);
         grad_in[0] = gx;
     }
     if (n->inputs[1]) { /* gw [N, K] = gᵀ [N, R] · x [R, K] */
-        vt_tensor *gw = vt_empty(c, VT_F32, 2, w->shape);
+        vt_tensor *gw = vt_empty_on(c, w->device, VT_F32, 2, w->shape);
         if (!gw) return c->err.code;
-        k->gemm_batched(c, true, false, N, K, R, 1.0f, vt_f32(g), N, 0, vt_f32(x), K, 0, 0.0f, vt_f32(gw), K, 0, 1);
+        k->gemm_batched(c, true, false, N, K, R, 1.0f, vt_dptr_f32(g), N, 0, vt_dptr_f32(x), K, 0, 0.0f, vt_dptr_f32(gw), K, 0, 1);
         grad_in[1] = gw;
     }
     if (n->inputs[2]) {
-        vt_tensor *gb = vt_empty(c, VT_F32, 1, &N);
+        vt_tensor *gb = vt_empty_on(c, w->device, VT_F32, 1, &N);
         if (!gb) return c->err.code;
-        rk->sum_cols(c, vt_f32(g), vt_f32(gb), R, N);
+        rk->sum_cols(c, vt_dptr_f32(g), vt_dptr_f32(gb), R, N);
         grad_in[2] = gb;
     }
     return VT_OK;
@@ -240,7 +237,7 @@ vt_tensor *vt_linear(vt_ctx *c, vt_tensor *x, vt_tensor *w, vt_tensor *bias) {
     int64_t oshape[VT_MAX_DIMS];
     memcpy(oshape, x->shape, sizeof oshape);
     oshape[x->ndim - 1] = N;
-    vt_tensor *y = vt_empty(c, VT_F32, x->ndim, oshape);
+    vt_tensor *y = vt_empty_on(c, x->device, VT_F32, x->ndim, oshape);
     if (!k || !xc || !wc || !y) return NULL;
     int64_t R = vt_numel(x) / (K ? K : 1);
     if (K == 0) R = vt_numel(y) / (N ? N : 1);
@@ -248,16 +245,23 @@ vt_tensor *vt_linear(vt_ctx *c, vt_tensor *x, vt_tensor *w, vt_tensor *bias) {
     if (bias) { /* start from the broadcast bias and accumulate the product on top */
         vt_tensor *bc = vt_contiguous_data(c, bias);
         if (!bc) return NULL;
-        float *py = vt_f32(y);
-        const float *pb = vt_f32(bc);
+        if (vt_on_cpu(y)) {
+            float *py = vt_dptr_f32(y);
+            const float *pb = vt_dptr_f32(bc);
 #pragma omp parallel for num_threads(vt_ctx_threads(c)) if (R * N > 65536)
-        for (int64_t r = 0; r < R; r++) memcpy(py + r * N, pb, (size_t)N * sizeof *pb);
+            for (int64_t r = 0; r < R; r++) memcpy(py + r * N, pb, (size_t)N * sizeof *pb);
+        } else { /* the same, as a device copy from a broadcast view of the bias */
+            vt_tensor *bv = vt_broadcast_view(c, bc, y->ndim, y->shape);
+            vt_status st = bv ? vt_copy_(c, y, bv) : c->err.code;
+            vt_tensor_release(bv);
+            if (st != VT_OK) return NULL;
+        }
         beta = 1.0f;
     }
     if (K > 0 && R > 0 && N > 0)
-        k->gemm_batched(c, false, true, R, N, K, 1.0f, vt_f32(xc), K, 0, vt_f32(wc), K, 0, beta, vt_f32(y), N, 0, 1);
-    else if (!bias)
-        memset(y->data, 0, vt_nbytes(y));
+        k->gemm_batched(c, false, true, R, N, K, 1.0f, vt_dptr_f32(xc), K, 0, vt_dptr_f32(wc), K, 0, beta, vt_dptr_f32(y), N, 0, 1);
+    else if (!bias && vt_zero_(c, y) != VT_OK)
+        return NULL;
     vt_tensor *ins[3] = {x, w, bias};
     if (vt_needs_grad(c, 3, ins)) {
         vt_node *n = vt_node_attach(c, y, "linear", linear_backward, 3, ins);

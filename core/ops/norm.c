@@ -25,13 +25,13 @@ static bool ready3(vt_ctx *c, const char *op, vt_tensor *x, vt_tensor *w, vt_ten
 static bool alloc_grads(vt_ctx *c, vt_node *n, const vt_tensor *x, int64_t nw, int64_t nscratch, vt_tensor **dx,
                         vt_tensor **dw, vt_tensor **db, vt_tensor **scratch) {
     *dx = n->inputs[0] ? vt_empty_like(c, x) : NULL;
-    *dw = n->inputs[1] ? vt_empty(c, VT_F32, 1, &nw) : NULL;
-    *db = n->inputs[2] ? vt_empty(c, VT_F32, 1, &nw) : NULL;
-    *scratch = (*dw || *db || nscratch) ? vt_empty(c, VT_F32, 1, &nscratch) : NULL;
+    *dw = n->inputs[1] ? vt_empty_on(c, x->device, VT_F32, 1, &nw) : NULL;
+    *db = n->inputs[2] ? vt_empty_on(c, x->device, VT_F32, 1, &nw) : NULL;
+    *scratch = (*dw || *db || nscratch) ? vt_empty_on(c, x->device, VT_F32, 1, &nscratch) : NULL;
     return vt_ctx_ok(c);
 }
 
-static float *f32_or_null(const vt_tensor *t) { return t ? vt_f32(t) : NULL; }
+static float *f32_or_null(const vt_tensor *t) { return t ? vt_dptr_f32(t) : NULL; }
 
 /* ---- layer_norm ---- */
 
@@ -44,8 +44,8 @@ static vt_status layer_norm_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_ten
     if (!alloc_grads(c, n, n->saved[0], d, affine_grads ? 2 * vt_layer_norm_chunks(rows) * d : 0, &dx, &dw, &db,
                      &scratch))
         return c->err.code;
-    k->layer_norm_backward(c, vt_f32(n->saved[0]), f32_or_null(n->saved[1]), vt_f32(n->saved[2]),
-                           vt_f32(n->saved[3]), vt_f32(gc), f32_or_null(dx), f32_or_null(dw), f32_or_null(db),
+    k->layer_norm_backward(c, vt_dptr_f32(n->saved[0]), f32_or_null(n->saved[1]), vt_dptr_f32(n->saved[2]),
+                           vt_dptr_f32(n->saved[3]), vt_dptr_f32(gc), f32_or_null(dx), f32_or_null(dw), f32_or_null(db),
                            f32_or_null(scratch), rows, d);
     grad_in[0] = dx, grad_in[1] = dw, grad_in[2] = db;
     return VT_OK;
@@ -63,10 +63,10 @@ vt_tensor *vt_layer_norm(vt_ctx *c, vt_tensor *x, vt_tensor *weight, vt_tensor *
     const vt_norm_kernels *k = vt_kernels(c, x->device, VT_FAM_NORM, op);
     vt_tensor *xc = vt_contiguous_data(c, x), *wc = vt_contiguous_data(c, weight), *bc = vt_contiguous_data(c, bias);
     vt_tensor *y = vt_empty_like(c, x);
-    vt_tensor *mean = vt_empty(c, VT_F32, 1, &rows), *rstd = vt_empty(c, VT_F32, 1, &rows);
+    vt_tensor *mean = vt_empty_on(c, x->device, VT_F32, 1, &rows), *rstd = vt_empty_on(c, x->device, VT_F32, 1, &rows);
     if (!k || !xc || !y || !mean || !rstd || !vt_ctx_ok(c)) return NULL;
     if (vt_numel(x))
-        k->layer_norm(c, vt_f32(xc), f32_or_null(wc), f32_or_null(bc), vt_f32(y), vt_f32(mean), vt_f32(rstd), rows,
+        k->layer_norm(c, vt_dptr_f32(xc), f32_or_null(wc), f32_or_null(bc), vt_dptr_f32(y), vt_dptr_f32(mean), vt_dptr_f32(rstd), rows,
                       d, (float)eps);
     vt_tensor *ins[3] = {x, weight, bias};
     if (vt_needs_grad(c, 3, ins)) {
@@ -86,9 +86,9 @@ static vt_status group_norm_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_ten
     const int64_t N = n->iattr[0], C = n->iattr[1], hw = n->iattr[2], groups = n->iattr[3];
     vt_tensor *gc = vt_contiguous_data(c, g), *dx, *dw, *db, *scratch;
     if (!k || !gc || !alloc_grads(c, n, n->saved[0], C, 2 * N * C, &dx, &dw, &db, &scratch)) return c->err.code;
-    k->group_norm_backward(c, vt_f32(n->saved[0]), f32_or_null(n->saved[1]), vt_f32(n->saved[2]),
-                           vt_f32(n->saved[3]), vt_f32(gc), f32_or_null(dx), f32_or_null(dw), f32_or_null(db),
-                           vt_f32(scratch), N, C, hw, groups);
+    k->group_norm_backward(c, vt_dptr_f32(n->saved[0]), f32_or_null(n->saved[1]), vt_dptr_f32(n->saved[2]),
+                           vt_dptr_f32(n->saved[3]), vt_dptr_f32(gc), f32_or_null(dx), f32_or_null(dw), f32_or_null(db),
+                           vt_dptr_f32(scratch), N, C, hw, groups);
     grad_in[0] = dx, grad_in[1] = dw, grad_in[2] = db;
     return VT_OK;
 }
@@ -114,10 +114,11 @@ vt_tensor *vt_group_norm(vt_ctx *c, vt_tensor *x, int64_t num_groups, vt_tensor 
     const vt_norm_kernels *k = vt_kernels(c, x->device, VT_FAM_NORM, op);
     vt_tensor *xc = vt_contiguous_data(c, x), *wc = vt_contiguous_data(c, weight), *bc = vt_contiguous_data(c, bias);
     vt_tensor *y = vt_empty_like(c, x);
-    vt_tensor *mean = vt_empty(c, VT_F32, VT_SHAPE(N, num_groups)), *rstd = vt_empty(c, VT_F32, VT_SHAPE(N, num_groups));
+    vt_tensor *mean = vt_empty_on(c, x->device, VT_F32, VT_SHAPE(N, num_groups)),
+              *rstd = vt_empty_on(c, x->device, VT_F32, VT_SHAPE(N, num_groups));
     if (!k || !xc || !y || !mean || !rstd || !vt_ctx_ok(c)) return NULL;
     if (vt_numel(x))
-        k->group_norm(c, vt_f32(xc), f32_or_null(wc), f32_or_null(bc), vt_f32(y), vt_f32(mean), vt_f32(rstd), N, C,
+        k->group_norm(c, vt_dptr_f32(xc), f32_or_null(wc), f32_or_null(bc), vt_dptr_f32(y), vt_dptr_f32(mean), vt_dptr_f32(rstd), N, C,
                       hw, num_groups, (float)eps);
     vt_tensor *ins[3] = {x, weight, bias};
     if (vt_needs_grad(c, 3, ins)) {

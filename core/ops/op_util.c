@@ -71,9 +71,26 @@ vt_tensor *vt_sum_to_shape(vt_ctx *c, vt_tensor *g, int ndim, const int64_t *sha
 
 vt_tensor *vt_contiguous_data(vt_ctx *c, vt_tensor *x) {
     if (!x || vt_is_contiguous(x)) return x;
-    vt_tensor *y = vt_empty(c, x->dtype, x->ndim, x->shape);
+    vt_tensor *y = vt_empty_like(c, x);
     if (y && vt_copy_(c, y, x) != VT_OK) return NULL;
     return y;
+}
+
+vt_status vt_zero_(vt_ctx *c, vt_tensor *t) {
+    if (!t) return vt_ctx_fail(c, VT_EINVAL, "zero_: NULL tensor");
+    if (t->device.kind == VT_DEVICE_CPU && vt_is_contiguous(t)) {
+        memset(t->data, 0, vt_nbytes(t));
+        return VT_OK;
+    }
+    return vt_fill_(c, t, 0.0);
+}
+
+vt_tensor *vt_host_copy(vt_ctx *c, vt_tensor *t) {
+    if (!t) return NULL;
+    vt_no_grad_begin(c);
+    vt_tensor *h = vt_to_device(c, t, vt_cpu());
+    vt_no_grad_end(c);
+    return h;
 }
 
 bool vt_op_dim(vt_ctx *c, const char *op, int ndim, int *dim) {

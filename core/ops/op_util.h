@@ -29,6 +29,23 @@ vt_tensor *vt_sum_to_shape(vt_ctx *c, vt_tensor *g, int ndim, const int64_t *sha
 /* x itself when contiguous, else a contiguous copy in the current scope (no autograd). */
 vt_tensor *vt_contiguous_data(vt_ctx *c, vt_tensor *x);
 
+/* Typed data pointer of a tensor on any device, for passing to that device's kernel table: a device address
+ * for non-CPU tensors, which host code must never dereference. NULL when t is NULL or of another dtype. On
+ * CPU tensors the same as vt_f32 / vt_i64 (which return NULL for non-CPU tensors). */
+static inline float *vt_dptr_f32(const vt_tensor *t) { return t && t->dtype == VT_F32 ? (float *)t->data : NULL; }
+static inline int64_t *vt_dptr_i64(const vt_tensor *t) { return t && t->dtype == VT_I64 ? (int64_t *)t->data : NULL; }
+
+/* True when t lives in host memory (its ->data may be read and written by host code). */
+static inline bool vt_on_cpu(const vt_tensor *t) { return t->device.kind == VT_DEVICE_CPU; }
+
+/* Zero-fills t: memset for a contiguous CPU tensor (as the ops always did), the device backend's fill
+ * otherwise. */
+vt_status vt_zero_(vt_ctx *c, vt_tensor *t);
+
+/* A CPU copy of t in the current scope (t itself, retained into the scope, when already on the CPU), made
+ * without autograd recording. Synchronises with the device: use it only for values the host must read. */
+vt_tensor *vt_host_copy(vt_ctx *c, vt_tensor *t);
+
 /* Normalises a possibly negative dim against ndim; false + error if out of range. */
 bool vt_op_dim(vt_ctx *c, const char *op, int ndim, int *dim);
 

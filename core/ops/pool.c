@@ -75,7 +75,7 @@ static bool pool_geom(vt_ctx *c, const char *op, const vt_tensor *x, const vt_po
 }
 
 static vt_tensor *pool_output(vt_ctx *c, const vt_tensor *x, const vt_win2d *g) {
-    return vt_empty(c, VT_F32, VT_SHAPE(x->shape[0], x->shape[1], g->Ho, g->Wo));
+    return vt_empty_on(c, x->device, VT_F32, VT_SHAPE(x->shape[0], x->shape[1], g->Ho, g->Wo));
 }
 
 /* ---- avg_pool2d ---- */
@@ -84,9 +84,9 @@ static vt_status avg_pool_backward(vt_ctx *c, vt_node *n, vt_tensor *gy, vt_tens
     vt_win2d g = load_geom(n);
     const vt_conv_kernels *k = vt_kernels(c, gy->device, VT_FAM_CONV, n->op);
     gy = vt_contiguous_data(c, gy);
-    vt_tensor *gx = vt_empty(c, VT_F32, VT_SHAPE(n->iattr[A_N], n->iattr[A_C], g.H, g.W));
+    vt_tensor *gx = vt_empty_on(c, gy->device, VT_F32, VT_SHAPE(n->iattr[A_N], n->iattr[A_C], g.H, g.W));
     if (!k || !gy || !gx) return c->err.code;
-    k->avg_pool_backward(c, &g, n->iattr[A_EXCL] != 0, vt_f32(gy), vt_f32(gx));
+    k->avg_pool_backward(c, &g, n->iattr[A_EXCL] != 0, vt_dptr_f32(gy), vt_dptr_f32(gx));
     grad_in[0] = gx;
     return VT_OK;
 }
@@ -103,7 +103,7 @@ vt_tensor *vt_avg_pool2d(vt_ctx *c, vt_tensor *x, const vt_pool2d_opts *opts) {
     const vt_conv_kernels *k = vt_kernels(c, x->device, VT_FAM_CONV, op);
     vt_tensor *xc = vt_contiguous_data(c, x), *y = pool_output(c, x, &g);
     if (!k || !xc || !y) return NULL;
-    k->avg_pool(c, &g, opts->exclude_pad, vt_f32(xc), vt_f32(y));
+    k->avg_pool(c, &g, opts->exclude_pad, vt_dptr_f32(xc), vt_dptr_f32(y));
     if (vt_needs_grad(c, 1, &x)) {
         vt_node *n = vt_node_attach(c, y, op, avg_pool_backward, 1, &x);
         if (!n) return NULL;
@@ -118,9 +118,9 @@ static vt_status max_pool_backward(vt_ctx *c, vt_node *n, vt_tensor *gy, vt_tens
     vt_win2d g = load_geom(n);
     const vt_conv_kernels *k = vt_kernels(c, gy->device, VT_FAM_CONV, n->op);
     gy = vt_contiguous_data(c, gy);
-    vt_tensor *gx = vt_empty(c, VT_F32, VT_SHAPE(n->iattr[A_N], n->iattr[A_C], g.H, g.W));
+    vt_tensor *gx = vt_empty_on(c, gy->device, VT_F32, VT_SHAPE(n->iattr[A_N], n->iattr[A_C], g.H, g.W));
     if (!k || !gy || !gx) return c->err.code;
-    k->max_pool_backward(c, &g, vt_f32(gy), vt_i64(n->saved[0]), vt_f32(gx));
+    k->max_pool_backward(c, &g, vt_dptr_f32(gy), vt_dptr_i64(n->saved[0]), vt_dptr_f32(gx));
     grad_in[0] = gx;
     return VT_OK;
 }
@@ -136,9 +136,9 @@ vt_tensor *vt_max_pool2d(vt_ctx *c, vt_tensor *x, const vt_pool2d_opts *opts) {
     if (!pool_geom(c, op, x, opts, &g)) return NULL;
     const vt_conv_kernels *k = vt_kernels(c, x->device, VT_FAM_CONV, op);
     vt_tensor *xc = vt_contiguous_data(c, x), *y = pool_output(c, x, &g);
-    vt_tensor *idx = y ? vt_empty(c, VT_I64, y->ndim, y->shape) : NULL;
+    vt_tensor *idx = y ? vt_empty_on(c, x->device, VT_I64, y->ndim, y->shape) : NULL;
     if (!k || !xc || !y || !idx) return NULL;
-    k->max_pool(c, &g, vt_f32(xc), vt_f32(y), vt_i64(idx));
+    k->max_pool(c, &g, vt_dptr_f32(xc), vt_dptr_f32(y), vt_dptr_i64(idx));
     if (vt_needs_grad(c, 1, &x)) {
         vt_node *n = vt_node_attach(c, y, op, max_pool_backward, 1, &x);
         if (!n || vt_node_save(c, n, 0, idx) != VT_OK) return NULL;
@@ -153,9 +153,9 @@ static vt_status adaptive_backward(vt_ctx *c, vt_node *n, vt_tensor *gy, vt_tens
     vt_win2d g = load_geom(n);
     const vt_conv_kernels *k = vt_kernels(c, gy->device, VT_FAM_CONV, n->op);
     gy = vt_contiguous_data(c, gy);
-    vt_tensor *gx = vt_empty(c, VT_F32, VT_SHAPE(n->iattr[A_N], n->iattr[A_C], g.H, g.W));
+    vt_tensor *gx = vt_empty_on(c, gy->device, VT_F32, VT_SHAPE(n->iattr[A_N], n->iattr[A_C], g.H, g.W));
     if (!k || !gy || !gx) return c->err.code;
-    k->adaptive_avg_pool_backward(c, &g, vt_f32(gy), vt_f32(gx));
+    k->adaptive_avg_pool_backward(c, &g, vt_dptr_f32(gy), vt_dptr_f32(gx));
     grad_in[0] = gx;
     return VT_OK;
 }
@@ -173,7 +173,7 @@ vt_tensor *vt_adaptive_avg_pool2d(vt_ctx *c, vt_tensor *x, int64_t out_h, int64_
     const vt_conv_kernels *k = vt_kernels(c, x->device, VT_FAM_CONV, op);
     vt_tensor *xc = vt_contiguous_data(c, x), *y = pool_output(c, x, &g);
     if (!k || !xc || !y) return NULL;
-    k->adaptive_avg_pool(c, &g, vt_f32(xc), vt_f32(y));
+    k->adaptive_avg_pool(c, &g, vt_dptr_f32(xc), vt_dptr_f32(y));
     if (vt_needs_grad(c, 1, &x)) {
         vt_node *n = vt_node_attach(c, y, op, adaptive_backward, 1, &x);
         if (!n) return NULL;

@@ -12,9 +12,9 @@ enum { DROP_SEED, DROP_BLOCK, DROP_THRESHOLD };
 
 static vt_status dropout_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_tensor **grad_in) {
     const vt_random_kernels *k = vt_kernels(c, g->device, VT_FAM_RANDOM, n->op);
-    vt_tensor *gc = vt_contiguous_data(c, g), *gx = vt_empty(c, VT_F32, g->ndim, g->shape);
+    vt_tensor *gc = vt_contiguous_data(c, g), *gx = vt_empty_on(c, g->device, VT_F32, g->ndim, g->shape);
     if (!k || !gc || !gx) return c->err.code;
-    k->dropout(c, (uint64_t)n->iattr[DROP_SEED], (uint64_t)n->iattr[DROP_BLOCK], vt_f32(gc), vt_f32(gx),
+    k->dropout(c, (uint64_t)n->iattr[DROP_SEED], (uint64_t)n->iattr[DROP_BLOCK], vt_dptr_f32(gc), vt_dptr_f32(gx),
                vt_numel(gx), (uint32_t)n->iattr[DROP_THRESHOLD], (float)n->fattr[0]);
     grad_in[0] = gx;
     return VT_OK;
@@ -28,7 +28,7 @@ vt_tensor *vt_dropout(vt_ctx *c, vt_tensor *x, double p) {
     }
     if (!vt_is_training(c) || p == 0.0) return x;
     const vt_random_kernels *k = vt_kernels(c, x->device, VT_FAM_RANDOM, "dropout");
-    vt_tensor *xc = vt_contiguous_data(c, x), *y = vt_empty(c, VT_F32, x->ndim, x->shape);
+    vt_tensor *xc = vt_contiguous_data(c, x), *y = vt_empty_on(c, x->device, VT_F32, x->ndim, x->shape);
     if (!k || !xc || !y) return NULL;
     const int64_t n = vt_numel(y);
     const uint64_t seed = vt_ctx_get_seed(c), block0 = vt_ctx_rng_reserve(c, vt_rng_blocks((uint64_t)n));
@@ -36,7 +36,7 @@ vt_tensor *vt_dropout(vt_ctx *c, vt_tensor *x, double p) {
     double t = ldexp(p, 32);
     const uint32_t threshold = t >= 4294967295.0 ? UINT32_MAX : (uint32_t)t;
     const float scale = p < 1.0 ? (float)(1.0 / (1.0 - p)) : 0.0f;
-    k->dropout(c, seed, block0, vt_f32(xc), vt_f32(y), n, threshold, scale);
+    k->dropout(c, seed, block0, vt_dptr_f32(xc), vt_dptr_f32(y), n, threshold, scale);
     if (vt_needs_grad(c, 1, &x)) {
         vt_node *nd = vt_node_attach(c, y, "dropout", dropout_backward, 1, &x);
         if (!nd) return NULL;
@@ -59,7 +59,7 @@ vt_tensor *vt_rand_uniform(vt_ctx *c, int ndim, const int64_t *shape, double lo,
     if (!k || !y) return NULL;
     const int64_t n = vt_numel(y);
     const uint64_t seed = vt_ctx_get_seed(c), block0 = vt_ctx_rng_reserve(c, vt_rng_blocks((uint64_t)n));
-    k->uniform(c, seed, block0, vt_f32(y), n, lo, hi);
+    k->uniform(c, seed, block0, vt_dptr_f32(y), n, lo, hi);
     return y;
 }
 
@@ -70,6 +70,6 @@ vt_tensor *vt_randn(vt_ctx *c, int ndim, const int64_t *shape) {
     if (!k || !y) return NULL;
     const int64_t n = vt_numel(y);
     const uint64_t seed = vt_ctx_get_seed(c), block0 = vt_ctx_rng_reserve(c, vt_rng_blocks((uint64_t)n));
-    k->normal(c, seed, block0, vt_f32(y), n, 0.0, 1.0);
+    k->normal(c, seed, block0, vt_dptr_f32(y), n, 0.0, 1.0);
     return y;
 }

@@ -18,7 +18,7 @@ static vt_status init_fill(vt_ctx *c, const char *op, vt_tensor *t, init_kind ki
     if (!k) return c->err.code;
     vt_scope_push(c);
     /* write in place when contiguous, else through a contiguous temporary */
-    vt_tensor *dst = vt_is_contiguous(t) ? t : vt_empty(c, VT_F32, t->ndim, t->shape);
+    vt_tensor *dst = vt_is_contiguous(t) ? t : vt_empty_on(c, t->device, VT_F32, t->ndim, t->shape);
     if (dst) {
         const int64_t n = vt_numel(t);
         const uint64_t seed = vt_ctx_get_seed(c), block0 = vt_ctx_rng_reserve(c, vt_rng_blocks((uint64_t)n));

@@ -2,6 +2,7 @@
  * or prefix (column sums); other patterns are permuted into a suffix first. */
 #include <string.h>
 
+#include "ops/elementwise_kernels.h"
 #include "ops/op_util.h"
 #include "ops/reduce_kernels.h"
 #include "visft/ops.h"
@@ -43,7 +44,7 @@ static vt_tensor *reduce_sum(vt_ctx *c, const char *op, vt_tensor *x, int ndims,
         if (!red[i] || keepdim) out_shape[out_nd++] = keep_shape[i];
     }
     const vt_reduce_kernels *k = vt_kernels(c, x->device, VT_FAM_REDUCE, op);
-    vt_tensor *y = vt_empty(c, VT_F32, out_nd, out_shape);
+    vt_tensor *y = vt_empty_on(c, x->device, VT_F32, out_nd, out_shape);
     if (!k || !y) return NULL;
 
     /* find whether reduced dims are a suffix or a prefix (ignoring size-1 dims) */
@@ -77,14 +78,20 @@ static vt_tensor *reduce_sum(vt_ctx *c, const char *op, vt_tensor *x, int ndims,
     vt_no_grad_end(c);
     if (!xc) return NULL;
     if (as_cols)
-        k->sum_cols(c, vt_f32(xc), vt_f32(y), cols, rows);
+        k->sum_cols(c, vt_dptr_f32(xc), vt_dptr_f32(y), cols, rows);
     else
-        k->sum_rows(c, vt_f32(xc), vt_f32(y), rows, cols);
+        k->sum_rows(c, vt_dptr_f32(xc), vt_dptr_f32(y), rows, cols);
     double scale = 1.0;
     if (mean) {
         scale = cols ? 1.0 / (double)cols : 0.0;
-        float *py = vt_f32(y), s = (float)scale;
-        for (int64_t i = 0; i < rows; i++) py[i] *= s;
+        if (vt_on_cpu(y)) {
+            float *py = vt_dptr_f32(y), s = (float)scale;
+            for (int64_t i = 0; i < rows; i++) py[i] *= s;
+        } else { /* the same scaling in place on the device */
+            const vt_elementwise_kernels *ek = vt_kernels(c, y->device, VT_FAM_ELEMENTWISE, op);
+            if (!ek) return NULL;
+            ek->unary(c, VT_UN_MUL_S, vt_dptr_f32(y), vt_dptr_f32(y), rows, (double)(float)scale, 0.0);
+        }
     }
     if (vt_needs_grad(c, 1, &x)) {
         vt_node *n = vt_node_attach(c, y, op, sum_backward, 1, &x);
@@ -127,9 +134,9 @@ static void dim_split(const vt_tensor *x, int dim, bool keepdim, int64_t *outer,
 static vt_status max_dim_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_tensor **grad_in) {
     const vt_reduce_kernels *k = vt_kernels(c, g->device, VT_FAM_REDUCE, n->op);
     vt_tensor *gc = vt_contiguous_data(c, g);
-    vt_tensor *gx = vt_empty(c, VT_F32, (int)n->iattr[3], &n->iattr[4]);
+    vt_tensor *gx = vt_empty_on(c, g->device, VT_F32, (int)n->iattr[3], &n->iattr[4]);
     if (!k || !gc || !gx) return c->err.code;
-    k->max_dim_backward(c, vt_i64(n->saved[0]), vt_f32(gc), vt_f32(gx), n->iattr[0], n->iattr[1], n->iattr[2]);
+    k->max_dim_backward(c, vt_dptr_i64(n->saved[0]), vt_dptr_f32(gc), vt_dptr_f32(gx), n->iattr[0], n->iattr[1], n->iattr[2]);
     grad_in[0] = gx;
     return VT_OK;
 }
@@ -149,10 +156,10 @@ static bool max_dim(vt_ctx *c, const char *op, vt_tensor *x, int dim, bool keepd
     }
     const vt_reduce_kernels *k = vt_kernels(c, x->device, VT_FAM_REDUCE, op);
     vt_tensor *xc = vt_contiguous_data(c, x);
-    vt_tensor *v = val ? vt_empty(c, VT_F32, out_nd, out_shape) : NULL;
-    vt_tensor *ix = vt_empty(c, VT_I64, out_nd, out_shape);
+    vt_tensor *v = val ? vt_empty_on(c, x->device, VT_F32, out_nd, out_shape) : NULL;
+    vt_tensor *ix = vt_empty_on(c, x->device, VT_I64, out_nd, out_shape);
     if (!k || !xc || (val && !v) || !ix) return false;
-    k->max_dim(c, vt_f32(xc), v ? vt_f32(v) : NULL, vt_i64(ix), outer, n, inner);
+    k->max_dim(c, vt_dptr_f32(xc), v ? vt_dptr_f32(v) : NULL, vt_dptr_i64(ix), outer, n, inner);
     if (val && vt_needs_grad(c, 1, &x)) {
         vt_node *nd = vt_node_attach(c, v, op, max_dim_backward, 1, &x);
         if (!nd || vt_node_save(c, nd, 0, ix) != VT_OK) return false;
@@ -179,7 +186,7 @@ static vt_status max_all_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_tensor
     vt_tensor *x = n->saved[0];
     vt_tensor *gx = vt_empty_like(c, x);
     if (!k || !gx) return c->err.code;
-    k->max_all_backward(c, vt_f32(x), vt_f32(n->saved[1]), vt_f32(g), vt_f32(gx), vt_numel(x));
+    k->max_all_backward(c, vt_dptr_f32(x), vt_dptr_f32(n->saved[1]), vt_dptr_f32(g), vt_dptr_f32(gx), vt_numel(x));
     grad_in[0] = gx;
     return VT_OK;
 }
@@ -193,9 +200,9 @@ vt_tensor *vt_max_all(vt_ctx *c, vt_tensor *x) {
     }
     const vt_reduce_kernels *k = vt_kernels(c, x->device, VT_FAM_REDUCE, "max_all");
     vt_tensor *xc = vt_contiguous_data(c, x);
-    vt_tensor *y = vt_empty(c, VT_F32, 0, NULL);
+    vt_tensor *y = vt_empty_on(c, x->device, VT_F32, 0, NULL);
     if (!k || !xc || !y) return NULL;
-    k->max_dim(c, vt_f32(xc), vt_f32(y), NULL, 1, vt_numel(x), 1);
+    k->max_dim(c, vt_dptr_f32(xc), vt_dptr_f32(y), NULL, 1, vt_numel(x), 1);
     if (vt_needs_grad(c, 1, &x)) {
         vt_node *n = vt_node_attach(c, y, "max_all", max_all_backward, 1, &x);
         if (!n || vt_node_save(c, n, 0, xc) != VT_OK || vt_node_save(c, n, 1, y) != VT_OK) return NULL;

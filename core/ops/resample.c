@@ -30,9 +30,9 @@ static vt_status interpolate_backward(vt_ctx *c, vt_node *n, vt_tensor *gy, vt_t
     vt_interp_geom g = load_geom(n);
     const vt_resample_kernels *k = vt_kernels(c, gy->device, VT_FAM_RESAMPLE, "interpolate");
     gy = vt_contiguous_data(c, gy);
-    vt_tensor *gx = vt_empty(c, VT_F32, VT_SHAPE(n->iattr[A_N], n->iattr[A_C], g.H, g.W));
+    vt_tensor *gx = vt_empty_on(c, gy->device, VT_F32, VT_SHAPE(n->iattr[A_N], n->iattr[A_C], g.H, g.W));
     if (!k || !gy || !gx) return c->err.code;
-    k->interpolate_backward(c, &g, vt_f32(gy), vt_f32(gx));
+    k->interpolate_backward(c, &g, vt_dptr_f32(gy), vt_dptr_f32(gx));
     grad_in[0] = gx;
     return VT_OK;
 }
@@ -65,9 +65,9 @@ static vt_tensor *interpolate(vt_ctx *c, vt_tensor *x, int64_t out_h, int64_t ou
                         .align_corners = align_corners};
     const vt_resample_kernels *k = vt_kernels(c, x->device, VT_FAM_RESAMPLE, op);
     vt_tensor *xc = vt_contiguous_data(c, x);
-    vt_tensor *y = vt_empty(c, VT_F32, VT_SHAPE(x->shape[0], x->shape[1], out_h, out_w));
+    vt_tensor *y = vt_empty_on(c, x->device, VT_F32, VT_SHAPE(x->shape[0], x->shape[1], out_h, out_w));
     if (!k || !xc || !y) return NULL;
-    k->interpolate(c, &g, vt_f32(xc), vt_f32(y));
+    k->interpolate(c, &g, vt_dptr_f32(xc), vt_dptr_f32(y));
     if (vt_needs_grad(c, 1, &x)) {
         vt_node *n = vt_node_attach(c, y, op, interpolate_backward, 1, &x);
         if (!n) return NULL;

@@ -138,7 +138,7 @@ vt_tensor *vt_transpose(vt_ctx *c, vt_tensor *x, int d0, int d1) {
 
 static vt_status slice_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_tensor **grad_in) {
     int nd = (int)n->iattr[0];
-    vt_tensor *gx = vt_zeros(c, VT_F32, nd, &n->iattr[1]);
+    vt_tensor *gx = vt_zeros_on(c, g->device, VT_F32, nd, &n->iattr[1]);
     if (!gx) return c->err.code;
     int dim = (int)n->iattr[9];
     int64_t start = n->iattr[10], len = n->iattr[11], step = n->iattr[12];
@@ -275,7 +275,7 @@ static vt_status identity_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_tenso
 vt_tensor *vt_contiguous(vt_ctx *c, vt_tensor *x) {
     if (!VT_OP_READY(c, "contiguous", x)) return NULL;
     if (vt_is_contiguous(x)) return x;
-    vt_tensor *y = vt_empty(c, x->dtype, x->ndim, x->shape);
+    vt_tensor *y = vt_empty_like(c, x);
     if (!y || vt_copy_(c, y, x) != VT_OK) return NULL;
     if (vt_needs_grad(c, 1, &x) && !vt_node_attach(c, y, "contiguous", identity_backward, 1, &x)) return NULL;
     return y;
@@ -333,7 +333,7 @@ vt_tensor *vt_concat(vt_ctx *c, int n, vt_tensor *const *xs, int dim) {
         }
         shape[dim] += x->shape[dim];
     }
-    vt_tensor *y = vt_empty(c, x0->dtype, x0->ndim, shape);
+    vt_tensor *y = vt_empty_on(c, x0->device, x0->dtype, x0->ndim, shape);
     if (!y) return NULL;
     int64_t off = 0;
     for (int i = 0; i < n; i++) {
@@ -377,7 +377,7 @@ int vt_split(vt_ctx *c, vt_tensor *x, int64_t size, int dim, vt_tensor **out, in
 vt_tensor *vt_to_dtype(vt_ctx *c, vt_tensor *x, vt_dtype dt) {
     if (!VT_OP_READY(c, "to_dtype", x)) return NULL;
     if (x->dtype == dt) return x;
-    vt_tensor *y = vt_empty(c, dt, x->ndim, x->shape);
+    vt_tensor *y = vt_empty_on(c, x->device, dt, x->ndim, x->shape);
     if (!y || vt_copy_(c, y, x) != VT_OK) return NULL;
     return y; /* dtype changes are not differentiated (parameters stay f32) */
 }

@@ -9,7 +9,7 @@ static vt_status softmax_backward(vt_ctx *c, vt_node *n, vt_tensor *g, vt_tensor
     vt_tensor *gc = vt_contiguous_data(c, g);
     vt_tensor *gx = gc ? vt_empty_like(c, gc) : NULL;
     if (!k || !gx) return c->err.code;
-    k->softmax_backward(c, vt_f32(n->saved[0]), vt_f32(gc), vt_f32(gx), n->iattr[0], n->iattr[1], n->iattr[2],
+    k->softmax_backward(c, vt_dptr_f32(n->saved[0]), vt_dptr_f32(gc), vt_dptr_f32(gx), n->iattr[0], n->iattr[1], n->iattr[2],
                         n->iattr[3] != 0);
     grad_in[0] = gx;
     return VT_OK;
@@ -25,9 +25,9 @@ static vt_tensor *softmax_op(vt_ctx *c, const char *op, vt_tensor *x, int dim, b
     }
     const vt_reduce_kernels *k = vt_kernels(c, x->device, VT_FAM_REDUCE, op);
     vt_tensor *xc = vt_contiguous_data(c, x);
-    vt_tensor *y = vt_empty(c, VT_F32, x->ndim, x->shape);
+    vt_tensor *y = vt_empty_on(c, x->device, VT_F32, x->ndim, x->shape);
     if (!k || !xc || !y) return NULL;
-    if (vt_numel(y)) k->softmax(c, vt_f32(xc), vt_f32(y), outer, n, inner, log);
+    if (vt_numel(y)) k->softmax(c, vt_dptr_f32(xc), vt_dptr_f32(y), outer, n, inner, log);
     if (vt_needs_grad(c, 1, &x)) {
         vt_node *nd = vt_node_attach(c, y, op, softmax_backward, 1, &x);
         if (!nd || vt_node_save(c, nd, 0, y) != VT_OK) return NULL;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "ops/elementwise_kernels.h"
+#include "ops/op_util.h"
 #include "ops/optim_kernels.h"
 #include "optim/internal.h"
 
@@ -43,7 +44,7 @@ double vt_clip_grad_norm(vt_ctx *c, vt_tensor *const *params, size_t n, double m
         if (!g) continue;
         const vt_optim_kernels *k = vt_kernels(c, g->device, VT_FAM_OPTIM, OP);
         if (!k) return -1.0;
-        double part = k->norm_pow(c, vt_f32(g), vt_numel(g), norm_type);
+        double part = k->norm_pow(c, vt_dptr_f32(g), vt_numel(g), norm_type);
         if (!is_max) acc += part;
         else if (isnan(part) || part > acc) acc = part;
         any = true;
@@ -57,7 +58,7 @@ double vt_clip_grad_norm(vt_ctx *c, vt_tensor *const *params, size_t n, double m
         if (!g) continue;
         const vt_elementwise_kernels *k = vt_kernels(c, g->device, VT_FAM_ELEMENTWISE, OP);
         if (!k) return -1.0;
-        k->unary(c, VT_UN_MUL_S, vt_f32(g), vt_f32(g), vt_numel(g), coef, 0.0);
+        k->unary(c, VT_UN_MUL_S, vt_dptr_f32(g), vt_dptr_f32(g), vt_numel(g), coef, 0.0);
     }
     return total;
 }

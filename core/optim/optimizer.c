@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/op_util.h"
 #include "ops/optim_kernels.h"
 #include "autograd/node.h"
 #include "optim/internal.h"
@@ -103,9 +104,8 @@ static bool param_ok(vt_optim *o, vt_tensor *const *params, size_t i) {
                     vt_dtype_name(t->dtype));
         return false;
     }
-    if (t->device.kind != VT_DEVICE_CPU || !vt_is_contiguous(t)) {
-        vt_ctx_fail(c, VT_EINVAL, "optim: parameter %zu of group %zu ('%s' %s) must be a contiguous CPU tensor", i,
-                    g, nm, shape);
+    if (!vt_is_contiguous(t)) {
+        vt_ctx_fail(c, VT_EINVAL, "optim: parameter %zu of group %zu ('%s' %s) must be contiguous", i, g, nm, shape);
         return false;
     }
     for (size_t j = 0; j < i; j++)
@@ -189,7 +189,7 @@ bool vt_optim_grad_ok(vt_ctx *c, const char *op, const vt_tensor *p, const char 
 }
 
 static void update_adamw(vt_optim *o, const vt_optim_kernels *k, const vt_optim_group *g, vt_optim_param *pp) {
-    int64_t *step = vt_i64(pp->state[0]);
+    int64_t *step = vt_i64(pp->state[0]); /* a host scalar (state.c) */
     *step += 1;
     const double b1 = o->opt.beta1, b2 = o->opt.beta2, lr = g->lr, t = (double)*step;
     const double bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
@@ -203,7 +203,7 @@ static void update_adamw(vt_optim *o, const vt_optim_kernels *k, const vt_optim_
         .bc2_sqrt = (float)sqrt(bc2),
         .eps = (float)o->opt.eps,
     };
-    k->adamw(o->c, vt_f32(pp->p), vt_f32(pp->p->grad), vt_f32(pp->state[1]), vt_f32(pp->state[2]),
+    k->adamw(o->c, vt_dptr_f32(pp->p), vt_dptr_f32(pp->p->grad), vt_dptr_f32(pp->state[1]), vt_dptr_f32(pp->state[2]),
              vt_numel(pp->p), &h);
 }
 
@@ -217,7 +217,7 @@ static void update_sgd(vt_optim *o, const vt_optim_kernels *k, const vt_optim_gr
         .nesterov = o->opt.nesterov,
         .first = first,
     };
-    k->sgd(o->c, vt_f32(pp->p), vt_f32(pp->p->grad), pp->state[0] ? vt_f32(pp->state[0]) : NULL,
+    k->sgd(o->c, vt_dptr_f32(pp->p), vt_dptr_f32(pp->p->grad), pp->state[0] ? vt_dptr_f32(pp->state[0]) : NULL,
            vt_numel(pp->p), &h);
 }
 

@@ -27,10 +27,10 @@ vt_status vt_optim_init_state(vt_optim *o, vt_optim_param *pp) {
     const char *const *keys;
     int n = vt_optim_state_keys(o, &keys);
     for (int k = 0; k < n; k++) {
-        /* "step" is an i64 scalar on the host, the moments have the parameter's shape */
+        /* "step" is an i64 scalar on the host, the moments have the parameter's shape and device */
         bool is_step = !strcmp(keys[k], "step");
         vt_tensor *t = is_step ? vt_tensor_create(o->c, VT_I64, 0, NULL)
-                               : vt_tensor_create(o->c, VT_F32, pp->p->ndim, pp->p->shape);
+                               : vt_tensor_create_on(o->c, pp->p->device, VT_F32, pp->p->ndim, pp->p->shape);
         if (!t) {
             for (int j = 0; j < k; j++) {
                 vt_tensor_release(pp->state[j]);

@@ -57,9 +57,13 @@ struct vt_ctx {
     vt_node *node_pool;
     bool profiling;
     vt_profile profile;
+    /* Per device kind: the backend's state for this context (CUDA: streams, handles, device caches), and
+     * the device index of the last kernel-table lookup. */
+    void *backend_state[2];
+    int current_device;
 };
 
-/* Allocates a storage of nbytes on device (CPU only for now). */
+/* Allocates a storage of nbytes on device (CPU: the context's allocator; others: their backend's). */
 vt_storage *vt_storage_new(vt_ctx *c, size_t nbytes, vt_device dev);
 void vt_storage_retain(vt_storage *s);
 void vt_storage_release(vt_storage *s);

@@ -1,18 +1,26 @@
 /* Tensor and storage lifetimes, creation helpers and simple queries. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "autograd/node.h"
+#include "backend/backend.h"
 #include "tensor/internal.h"
 
 /* ---- storage ---- */
 
 vt_storage *vt_storage_new(vt_ctx *c, size_t nbytes, vt_device dev) {
+    const vt_mem_ops *mem = NULL;
     if (dev.kind != VT_DEVICE_CPU) {
-        vt_ctx_fail(c, VT_EUNSUPPORTED, "device kind %d is not available in this build", (int)dev.kind);
-        return NULL;
+        const vt_backend *b = vt_backend_of(dev.kind);
+        vt_err e;
+        if ((!b || !b->mem) && vt_device_check(dev, &e) != VT_OK) {
+            vt_ctx_fail(c, e.code, "%s", e.msg);
+            return NULL;
+        }
+        mem = b->mem; /* it reports a missing device or index out of range itself */
     }
     vt_storage *s = c->storage_pool;
     if (s)
@@ -22,11 +30,14 @@ vt_storage *vt_storage_new(vt_ctx *c, size_t nbytes, vt_device dev) {
         return NULL;
     }
     memset(s, 0, sizeof *s);
-    s->base = vt_alloc_get(&c->alloc, nbytes ? nbytes : 1, &s->capacity);
+    if (mem)
+        s->base = mem->alloc(c, dev.index, nbytes ? nbytes : 1, &s->capacity);
+    else
+        s->base = vt_alloc_get(&c->alloc, nbytes ? nbytes : 1, &s->capacity);
     if (!s->base) {
         s->next_free = c->storage_pool;
         c->storage_pool = s;
-        vt_ctx_fail(c, VT_ENOMEM, "out of memory allocating %zu bytes of tensor storage", nbytes);
+        if (!mem) vt_ctx_fail(c, VT_ENOMEM, "out of memory allocating %zu bytes of tensor storage", nbytes);
         return NULL;
     }
     s->nbytes = nbytes;
@@ -43,7 +54,10 @@ void vt_storage_retain(vt_storage *s) {
 void vt_storage_release(vt_storage *s) {
     if (!s || --s->refcount > 0) return;
     vt_ctx *c = s->ctx;
-    vt_alloc_put(&c->alloc, s->base, s->capacity);
+    if (s->device.kind == VT_DEVICE_CPU)
+        vt_alloc_put(&c->alloc, s->base, s->capacity);
+    else
+        vt_backend_of(s->device.kind)->mem->free(c, s->device.index, s->base, s->capacity);
     s->base = NULL;
     s->next_free = c->storage_pool;
     c->storage_pool = s;
@@ -113,7 +127,7 @@ vt_tensor *vt_tensor_view_raw(vt_ctx *c, vt_storage *s, vt_dtype dt, int ndim, c
     return t;
 }
 
-static vt_tensor *tensor_new_owned(vt_ctx *c, vt_dtype dt, int ndim, const int64_t *shape) {
+static vt_tensor *tensor_new_owned(vt_ctx *c, vt_device dev, vt_dtype dt, int ndim, const int64_t *shape) {
     if (!vt_ctx_ok(c)) return NULL;
     if ((unsigned)dt >= VT_DTYPE_COUNT) {
         vt_ctx_fail(c, VT_EDTYPE, "tensor: invalid dtype %d", (int)dt);
@@ -123,34 +137,57 @@ static vt_tensor *tensor_new_owned(vt_ctx *c, vt_dtype dt, int ndim, const int64
     int64_t stride[VT_MAX_DIMS];
     vt_contiguous_strides(ndim, shape, stride);
     size_t nbytes = (size_t)vt_shape_numel(ndim, shape) * vt_dtype_size(dt);
-    vt_storage *s = vt_storage_new(c, nbytes, vt_cpu());
+    vt_storage *s = vt_storage_new(c, nbytes, dev);
     if (!s) return NULL;
     vt_tensor *t = vt_tensor_view_raw(c, s, dt, ndim, shape, stride, 0);
     vt_storage_release(s);
     return t;
 }
 
-vt_tensor *vt_empty(vt_ctx *c, vt_dtype dt, int ndim, const int64_t *shape) {
-    return vt_scope_adopt(c, tensor_new_owned(c, dt, ndim, shape));
+/* Zero-fills a fresh contiguous tensor on any device. */
+static vt_tensor *zero_fill(vt_ctx *c, vt_tensor *t) {
+    if (!t) return NULL;
+    if (t->device.kind == VT_DEVICE_CPU) {
+        memset(t->data, 0, vt_nbytes(t));
+        return t;
+    }
+    return vt_fill_(c, t, 0.0) == VT_OK ? t : NULL;
 }
 
-vt_tensor *vt_zeros(vt_ctx *c, vt_dtype dt, int ndim, const int64_t *shape) {
-    vt_tensor *t = vt_empty(c, dt, ndim, shape);
-    if (t) memset(t->data, 0, vt_nbytes(t));
-    return t;
+vt_tensor *vt_empty_on(vt_ctx *c, vt_device dev, vt_dtype dt, int ndim, const int64_t *shape) {
+    return vt_scope_adopt(c, tensor_new_owned(c, dev, dt, ndim, shape));
 }
-
-vt_tensor *vt_full(vt_ctx *c, vt_dtype dt, int ndim, const int64_t *shape, double value) {
-    vt_tensor *t = vt_empty(c, dt, ndim, shape);
+vt_tensor *vt_zeros_on(vt_ctx *c, vt_device dev, vt_dtype dt, int ndim, const int64_t *shape) {
+    return zero_fill(c, vt_empty_on(c, dev, dt, ndim, shape));
+}
+vt_tensor *vt_full_on(vt_ctx *c, vt_device dev, vt_dtype dt, int ndim, const int64_t *shape, double value) {
+    vt_tensor *t = vt_empty_on(c, dev, dt, ndim, shape);
     if (t && vt_fill_(c, t, value) != VT_OK) return NULL;
     return t;
 }
+vt_tensor *vt_tensor_create_on(vt_ctx *c, vt_device dev, vt_dtype dt, int ndim, const int64_t *shape) {
+    vt_tensor *t = tensor_new_owned(c, dev, dt, ndim, shape);
+    if (t && !zero_fill(c, t)) {
+        vt_tensor_release(t);
+        return NULL;
+    }
+    return t;
+}
 
+vt_tensor *vt_empty(vt_ctx *c, vt_dtype dt, int ndim, const int64_t *shape) {
+    return vt_empty_on(c, vt_cpu(), dt, ndim, shape);
+}
+vt_tensor *vt_zeros(vt_ctx *c, vt_dtype dt, int ndim, const int64_t *shape) {
+    return vt_zeros_on(c, vt_cpu(), dt, ndim, shape);
+}
+vt_tensor *vt_full(vt_ctx *c, vt_dtype dt, int ndim, const int64_t *shape, double value) {
+    return vt_full_on(c, vt_cpu(), dt, ndim, shape, value);
+}
 vt_tensor *vt_empty_like(vt_ctx *c, const vt_tensor *t) {
-    return t ? vt_empty(c, t->dtype, t->ndim, t->shape) : NULL;
+    return t ? vt_empty_on(c, t->device, t->dtype, t->ndim, t->shape) : NULL;
 }
 vt_tensor *vt_zeros_like(vt_ctx *c, const vt_tensor *t) {
-    return t ? vt_zeros(c, t->dtype, t->ndim, t->shape) : NULL;
+    return t ? vt_zeros_on(c, t->device, t->dtype, t->ndim, t->shape) : NULL;
 }
 
 vt_tensor *vt_from_f32(vt_ctx *c, int ndim, const int64_t *shape, const float *values) {
@@ -168,9 +205,7 @@ vt_tensor *vt_from_i64(vt_ctx *c, int ndim, const int64_t *shape, const int64_t 
 vt_tensor *vt_scalar(vt_ctx *c, float value) { return vt_from_f32(c, 0, NULL, &value); }
 
 vt_tensor *vt_tensor_create(vt_ctx *c, vt_dtype dt, int ndim, const int64_t *shape) {
-    vt_tensor *t = tensor_new_owned(c, dt, ndim, shape);
-    if (t) memset(t->data, 0, vt_nbytes(t));
-    return t;
+    return vt_tensor_create_on(c, vt_cpu(), dt, ndim, shape);
 }
 
 vt_tensor *vt_tensor_retain(vt_tensor *t) {
@@ -274,6 +309,17 @@ double vt_item_at(const vt_tensor *t, int64_t i) {
         rem /= t->shape[d];
         off += idx * t->stride[d];
     }
+    if (t->device.kind != VT_DEVICE_CPU) {
+        /* one element through the device backend's copy (tests and debugging only: it synchronises) */
+        vt_ctx *c = t->ctx;
+        double v = NAN;
+        vt_scope_push(c);
+        vt_tensor *src = vt_scope_adopt(c, vt_tensor_view_raw(c, t->storage, t->dtype, 0, NULL, NULL, t->offset + off));
+        vt_tensor *dst = vt_empty(c, t->dtype, 0, NULL);
+        if (src && dst && vt_copy_(c, dst, src) == VT_OK) v = load_elem(dst->data, dst->dtype, 0);
+        vt_scope_pop(c);
+        return v;
+    }
     return load_elem(t->data, t->dtype, off);
 }
 
@@ -286,6 +332,15 @@ vt_status vt_copy_(vt_ctx *c, vt_tensor *dst, const vt_tensor *src) {
         char a[VT_SHAPE_STR_MAX], b[VT_SHAPE_STR_MAX];
         return vt_ctx_fail(c, VT_ESHAPE, "copy_: destination %s and source %s differ in size",
                            vt_shape_str(dst, a, sizeof a), vt_shape_str(src, b, sizeof b));
+    }
+    if (dst->device.kind != VT_DEVICE_CPU || src->device.kind != VT_DEVICE_CPU) {
+        /* the device side's backend does every copy that involves it (host <-> device, device <-> device) */
+        vt_device_kind k = dst->device.kind != VT_DEVICE_CPU ? dst->device.kind : src->device.kind;
+        const vt_backend *b = vt_backend_of(k);
+        if (!b || !b->mem) return vt_ctx_fail(c, VT_EUNSUPPORTED, "copy_: no backend for device kind %d", (int)k);
+        if (dst->device.kind != VT_DEVICE_CPU && src->device.kind != VT_DEVICE_CPU && dst->device.kind != src->device.kind)
+            return vt_ctx_fail(c, VT_EUNSUPPORTED, "copy_: between two different accelerator kinds");
+        return b->mem->copy(c, dst, src);
     }
     int64_t n = vt_numel(dst);
     if (dst->dtype == src->dtype && vt_is_contiguous(dst) && vt_is_contiguous(src)) {
@@ -330,6 +385,11 @@ vt_status vt_copy_(vt_ctx *c, vt_tensor *dst, const vt_tensor *src) {
 
 vt_status vt_fill_(vt_ctx *c, vt_tensor *t, double value) {
     if (!t) return vt_ctx_fail(c, VT_EINVAL, "fill_: NULL tensor");
+    if (t->device.kind != VT_DEVICE_CPU) {
+        const vt_backend *b = vt_backend_of(t->device.kind);
+        if (!b || !b->mem) return vt_ctx_fail(c, VT_EUNSUPPORTED, "fill_: no backend for device kind %d", (int)t->device.kind);
+        return b->mem->fill(c, t, value);
+    }
     int64_t n = vt_numel(t);
     if (t->dtype == VT_F32 && vt_is_contiguous(t)) {
         float *d = (float *)t->data, v = (float)value;

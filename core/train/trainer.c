@@ -99,9 +99,14 @@ vt_status vt_trainer_create(const vt_experiment *exp, vt_registry *reg, const vt
     *out = NULL;
     if (!exp || !exp->plugins_checked)
         return vt_err_set(err, VT_EINVAL, "trainer: the experiment must be loaded with a plugin registry");
-    if (exp->run.cuda_index >= 0)
-        return vt_err_set(err, VT_EUNSUPPORTED, "trainer: run.device '%s': only cpu is supported by this build",
+    if (exp->run.cuda_index >= 0) {
+        vt_device d = vt_cuda(exp->run.cuda_index);
+        if (vt_device_check(d, err) != VT_OK) return vt_err_prefix(err, "trainer: run.device");
+        return vt_err_set(err, VT_EUNSUPPORTED,
+                          "trainer: run.device '%s': training on CUDA is not wired into the trainer yet (the CUDA "
+                          "backend runs the engine's ops and `visft bench vit --device cuda`)",
                           exp->run.device);
+    }
     vt_trainer *t = calloc(1, sizeof *t);
     if (!t) return vt_err_set(err, VT_ENOMEM, "trainer: out of memory");
     t->exp = exp;

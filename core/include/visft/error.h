@@ -24,7 +24,8 @@ typedef enum vt_status {
     VT_ENOTFOUND = -7,    /* a named thing (key, tensor, plugin) does not exist */
     VT_EUNSUPPORTED = -8, /* valid request this build or backend cannot do */
     VT_EABI = -9,         /* plugin ABI mismatch */
-    VT_ESTATE = -10       /* call made in the wrong state */
+    VT_ESTATE = -10,      /* call made in the wrong state */
+    VT_EDEVICE = -11      /* an accelerator, its driver or its library (CUDA, cuBLAS, cuDNN, NCCL) failed */
 } vt_status;
 
 #define VT_ERR_MSG_MAX 512

@@ -57,6 +57,27 @@ static inline vt_device vt_cpu(void) {
     vt_device d = {VT_DEVICE_CPU, 0};
     return d;
 }
+static inline vt_device vt_cuda(int index) {
+    vt_device d = {VT_DEVICE_CUDA, index};
+    return d;
+}
+static inline bool vt_device_equal(vt_device a, vt_device b) { return a.kind == b.kind && a.index == b.index; }
+
+/* ---- devices ---- */
+/* Number of devices of a kind usable in this build on this machine: 1 for CPU; for CUDA, the GPUs the CUDA
+ * runtime reports (0 in a build without CUDA, or without a GPU or driver). */
+int vt_device_count(vt_device_kind kind);
+/* Parses "cpu", "cuda" (= cuda:0) or "cuda:N" into *out; VT_EINVAL with a one-line message otherwise. It does
+ * not check that the device exists (vt_device_check does). */
+vt_status vt_device_parse(const char *s, vt_device *out, vt_err *err);
+/* VT_OK when d is usable here; otherwise VT_EUNSUPPORTED naming the device and why (no CUDA in this build, no
+ * GPU, index out of range). */
+vt_status vt_device_check(vt_device d, vt_err *err);
+/* Writes "cpu" or "cuda:N" into buf; returns buf. */
+char *vt_device_str(vt_device d, char *buf, size_t len);
+/* Waits until all work the context queued on d has finished (a no-op on the CPU, where ops are synchronous);
+ * reports errors of asynchronous device work. */
+vt_status vt_device_synchronize(vt_ctx *c, vt_device d);
 
 /* ---- creation ---- */
 /* New uninitialised tensor in the current scope. NULL (and ctx error) on failure. */
@@ -72,6 +93,17 @@ vt_tensor *vt_from_i64(vt_ctx *c, int ndim, const int64_t *shape, const int64_t 
 vt_tensor *vt_scalar(vt_ctx *c, float value);
 /* Caller-owned zero-filled tensor (refcount 1, in no scope). */
 vt_tensor *vt_tensor_create(vt_ctx *c, vt_dtype dt, int ndim, const int64_t *shape);
+/* The same on a given device (the functions above create CPU tensors, except *_like, which use t's device). */
+vt_tensor *vt_empty_on(vt_ctx *c, vt_device dev, vt_dtype dt, int ndim, const int64_t *shape);
+vt_tensor *vt_zeros_on(vt_ctx *c, vt_device dev, vt_dtype dt, int ndim, const int64_t *shape);
+vt_tensor *vt_full_on(vt_ctx *c, vt_device dev, vt_dtype dt, int ndim, const int64_t *shape, double value);
+vt_tensor *vt_tensor_create_on(vt_ctx *c, vt_device dev, vt_dtype dt, int ndim, const int64_t *shape);
+/* A copy of t on dev in the current scope (t itself, retained into the scope, when already there). Recorded
+ * by autograd: the gradient flows back to t's device. */
+vt_tensor *vt_to_device(vt_ctx *c, vt_tensor *t, vt_device dev);
+/* Moves a parameter-like tensor (contiguous, owning its whole storage, no other tensor viewing it) to dev in
+ * place: same struct, new storage; its gradient, if any, is dropped. For moving models between devices. */
+vt_status vt_tensor_move_(vt_ctx *c, vt_tensor *t, vt_device dev);
 
 /* Shorthand for literal shapes: VT_SHAPE(2, 3) expands to `2, (const int64_t[]){2, 3}`. */
 #define VT_SHAPE(...) \
@@ -100,7 +132,8 @@ int32_t *vt_i32(const vt_tensor *t);
 double vt_item_at(const vt_tensor *t, int64_t i);
 double vt_item(const vt_tensor *t); /* a single-element tensor */
 
-/* Copies src into dst (same shape; any strides; dtype converted). Not recorded by autograd. */
+/* Copies src into dst (same shape; any strides; dtype converted; across devices too). Not recorded by
+ * autograd. */
 vt_status vt_copy_(vt_ctx *c, vt_tensor *dst, const vt_tensor *src);
 /* Fills with a constant. Not recorded by autograd. */
 vt_status vt_fill_(vt_ctx *c, vt_tensor *t, double value);

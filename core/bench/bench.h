@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "visft/error.h"
+#include "visft/tensor.h"
 
 typedef struct vt_bench_opts {
     int threads; /* 0: all cores */
@@ -22,6 +23,8 @@ typedef struct vt_bench_opts {
 
 vt_status vt_bench_gemm(const vt_bench_opts *o, FILE *out, vt_err *err);
 vt_status vt_bench_vit(const vt_bench_opts *o, FILE *out, vt_err *err);
+/* The full and LoRA steps on an accelerator (core/bench/vit_device.c): img/s, TFLOP/s, MFU. */
+vt_status vt_bench_vit_device(const vt_bench_opts *o, vt_device dev, FILE *out, vt_err *err);
 
 /* Median of n values (sorts in place). */
 double vt_bench_median(double *v, int n);

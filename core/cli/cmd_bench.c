@@ -7,7 +7,7 @@
 #include "cli/commands.h"
 
 typedef struct bench_args {
-    const char *threads, *runs, *warmup, *batch, *model, *mode, *image_size;
+    const char *threads, *runs, *warmup, *batch, *model, *mode, *image_size, *device;
     bool json, grad_checkpoint;
 } bench_args;
 
@@ -51,11 +51,15 @@ static int gemm_run(const vt_cli_io *io, void *vargs) {
 }
 
 static int vit_run(const vt_cli_io *io, void *vargs) {
+    const bench_args *a = vargs;
     vt_bench_opts o;
-    int rc = bench_parse(io, vargs, &o, 5, 8);
+    int rc = bench_parse(io, a, &o, 5, 8);
     if (rc != VT_CLI_OK) return rc;
     vt_err err = {0};
-    return vt_bench_vit(&o, io->out, &err) == VT_OK ? VT_CLI_OK : vt_cli_fail(io, "%s", err.msg);
+    vt_device dev = vt_cpu();
+    if (a->device && vt_device_parse(a->device, &dev, &err) != VT_OK) return vt_cli_fail(io, "bench: --%s", err.msg);
+    vt_status st = dev.kind == VT_DEVICE_CPU ? vt_bench_vit(&o, io->out, &err) : vt_bench_vit_device(&o, dev, io->out, &err);
+    return st == VT_OK ? VT_CLI_OK : vt_cli_fail(io, "%s", err.msg);
 }
 
 #define COMMON_OPTIONS                                                                                         \
@@ -73,6 +77,8 @@ static const vt_cli_option vit_options[] = {
     {"mode", 0, VT_CLI_STRING, offsetof(bench_args, mode), "MODE",
      "full (train every weight), lora (frozen backbone, LoRA r64 on q,v), both (default) or infer (forward only)"},
     {"image-size", 0, VT_CLI_STRING, offsetof(bench_args, image_size), "PX", "input size (the preset's)"},
+    {"device", 0, VT_CLI_STRING, offsetof(bench_args, device), "DEV",
+     "cpu (default) or cuda[:N]: full and LoRA steps on the GPU with TFLOP/s and MFU"},
     {"grad-checkpoint", 0, VT_CLI_FLAG, offsetof(bench_args, grad_checkpoint), NULL,
      "recompute each block in backward (less activation memory)"},
     {0},

@@ -1,0 +1,180 @@
+/* CUDA kernels of the matmul family (ops/matmul_kernels.h) through cuBLASLt.
+ *
+ * visft's matrices are row-major; cuBLASLt's are column-major. A row-major M×N matrix with row stride ld is
+ * the column-major N×M matrix (its transpose) with the same ld, so we compute
+ *     Cᵀ (N×M) = op(B)ᵀ (N×K) · op(A)ᵀ (K×M)
+ * passing B as cuBLAS's first operand and A as its second, with the transpose flags unchanged.
+ *
+ * Precision: f32 in and out, CUBLAS_COMPUTE_32F (true f32 FMA, no TF32), because the CPU backend is the
+ * specification. TF32 (CUBLAS_COMPUTE_32F_FAST_TF32) or bf16 operands are a later, opt-in option.
+ *
+ * Descriptors, layouts and the heuristic's algorithm are created per call (no global state, no cache); the
+ * heuristic query costs a few microseconds and can be cached per shape in the context later.
+ *
+ * Degenerate cases follow BLAS (OpenBLAS on the CPU): M, N or batch 0 does nothing; K == 0 or alpha == 0
+ * only scales C by beta without reading A or B, and beta == 0 writes zeros without reading C. */
+#include <limits.h>
+#include <stdint.h>
+
+#include "cuda_state.h"
+#include "ops/matmul_kernels.h"
+
+#define THREADS 256
+
+/* cuBLAS failures: an allocation failure is VT_ENOMEM, a problem no algorithm supports VT_EUNSUPPORTED,
+ * anything else (rejected layout, execution failure) VT_EDEVICE. */
+static vt_status lt_code(cublasStatus_t st) {
+    switch (st) {
+    case CUBLAS_STATUS_ALLOC_FAILED: return VT_ENOMEM;
+    case CUBLAS_STATUS_NOT_SUPPORTED: return VT_EUNSUPPORTED;
+    default: return VT_EDEVICE;
+    }
+}
+
+static bool lt_ok(vt_ctx *c, cublasStatus_t st, const char *what) {
+    if (st == CUBLAS_STATUS_SUCCESS) return true;
+    vt_ctx_fail(c, lt_code(st), "cublasLt: %s: %s", what, cublasLtGetStatusString(st));
+    return false;
+}
+
+/* C[b] = beta·C[b] over the M×N window of each matrix; beta == 0 writes zeros (C may hold NaN garbage). */
+static __global__ void scale_kernel(float *C, int64_t M, int64_t N, int64_t ldc, int64_t stride_c, int64_t batch,
+                                    float beta) {
+    const int64_t per = M * N, total = per * batch;
+    for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t b = t / per, r = t % per, m = r / N, n = r % N;
+        float *p = C + b * stride_c + m * ldc + n;
+        *p = beta == 0.0f ? 0.0f : beta * *p;
+    }
+}
+
+/* The largest power of two (<= 256) dividing the address and, when they are used, the byte offsets that
+ * reach the matrix's other columns (ld) and other batch entries (stride). cuBLASLt's heuristic assumes 256-byte
+ * alignment unless told otherwise, and views/batch offsets are often only 4-byte aligned. */
+static uint32_t alignment(const void *p, int64_t ld, bool multi_col, int64_t stride, bool batched) {
+    uint64_t bits = (uint64_t)(uintptr_t)p | 256u;
+    if (multi_col) bits |= (uint64_t)ld * sizeof(float);
+    if (batched) bits |= (uint64_t)stride * sizeof(float);
+    return (uint32_t)(bits & (~bits + 1));
+}
+
+/* A column-major rows×cols f32 layout. A single column never uses ld, but cuBLASLt still wants ld >= rows
+ * (a one-row visft matrix may come with any row stride). */
+static cublasStatus_t make_layout(cublasLtMatrixLayout_t *l, uint64_t rows, uint64_t cols, int64_t ld, int32_t batch,
+                                  int64_t stride) {
+    if (cols == 1 && ld < (int64_t)rows) ld = (int64_t)rows;
+    cublasStatus_t st = cublasLtMatrixLayoutCreate(l, CUDA_R_32F, rows, cols, ld);
+    if (st != CUBLAS_STATUS_SUCCESS || batch == 1) return st;
+    st = cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &batch, sizeof batch);
+    if (st != CUBLAS_STATUS_SUCCESS) return st;
+    return cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride);
+}
+
+/* One strided-batched cuBLASLt matmul (batch <= INT_MAX, K > 0). Returns the first failing status and names
+ * the failing step in *what; records nothing (the caller decides whether to retry or report). */
+static cublasStatus_t lt_gemm(vt_cuda_state *s, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                              const float *A, int64_t lda, int64_t stride_a, const float *B, int64_t ldb,
+                              int64_t stride_b, float beta, float *C, int64_t ldc, int64_t stride_c, int32_t batch,
+                              const char **what) {
+    cublasLtMatmulDesc_t op = NULL;
+    cublasLtMatrixLayout_t la = NULL, lb = NULL, lc = NULL; /* cuBLAS's A (our B), B (our A), C = D */
+    cublasLtMatmulPreference_t pref = NULL;
+    cublasLtMatmulHeuristicResult_t res;
+    int found = 0;
+    const cublasOperation_t opa = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opb = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const uint64_t ws = s->lt_workspace ? (uint64_t)s->lt_workspace_bytes : 0;
+    const bool batched = batch > 1;
+    const uint32_t al_a = alignment(B, ldb, tb ? N > 1 : K > 1, stride_b, batched);
+    const uint32_t al_b = alignment(A, lda, ta ? K > 1 : M > 1, stride_a, batched);
+    const uint32_t al_c = alignment(C, ldc, M > 1, stride_c, batched);
+    cublasStatus_t st;
+
+    *what = "matmul descriptor";
+    st = cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F);
+    if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa);
+    if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb);
+    if (st == CUBLAS_STATUS_SUCCESS) {
+        *what = "matrix layout";
+        /* stored B: row-major K×N (column-major N×K) or, transposed, row-major N×K (column-major K×N) */
+        st = tb ? make_layout(&la, (uint64_t)K, (uint64_t)N, ldb, batch, stride_b)
+                : make_layout(&la, (uint64_t)N, (uint64_t)K, ldb, batch, stride_b);
+    }
+    if (st == CUBLAS_STATUS_SUCCESS) /* stored A: row-major M×K (column-major K×M) or K×M (column-major M×K) */
+        st = ta ? make_layout(&lb, (uint64_t)M, (uint64_t)K, lda, batch, stride_a)
+                : make_layout(&lb, (uint64_t)K, (uint64_t)M, lda, batch, stride_a);
+    if (st == CUBLAS_STATUS_SUCCESS) st = make_layout(&lc, (uint64_t)N, (uint64_t)M, ldc, batch, stride_c);
+    if (st == CUBLAS_STATUS_SUCCESS) {
+        *what = "matmul preference";
+        st = cublasLtMatmulPreferenceCreate(&pref);
+    }
+    if (st == CUBLAS_STATUS_SUCCESS)
+        st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
+    if (st == CUBLAS_STATUS_SUCCESS)
+        st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof al_a);
+    if (st == CUBLAS_STATUS_SUCCESS)
+        st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof al_b);
+    if (st == CUBLAS_STATUS_SUCCESS)
+        st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof al_c);
+    if (st == CUBLAS_STATUS_SUCCESS)
+        st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c, sizeof al_c);
+    if (st == CUBLAS_STATUS_SUCCESS) {
+        *what = "no algorithm for this problem";
+        st = cublasLtMatmulAlgoGetHeuristic(s->lt, op, la, lb, lc, lc, pref, 1, &res, &found);
+        if (st == CUBLAS_STATUS_SUCCESS && found < 1) st = CUBLAS_STATUS_NOT_SUPPORTED;
+    }
+    if (st == CUBLAS_STATUS_SUCCESS) {
+        *what = "matmul";
+        st = cublasLtMatmul(s->lt, op, &alpha, B, la, A, lb, &beta, C, lc, C, lc, &res.algo, ws ? s->lt_workspace : NULL,
+                            (size_t)ws, s->stream);
+    }
+    /* destroying descriptors does not wait for the queued matmul */
+    if (pref) cublasLtMatmulPreferenceDestroy(pref);
+    if (lc) cublasLtMatrixLayoutDestroy(lc);
+    if (lb) cublasLtMatrixLayoutDestroy(lb);
+    if (la) cublasLtMatrixLayoutDestroy(la);
+    if (op) cublasLtMatmulDescDestroy(op);
+    return st;
+}
+
+static void cuda_gemm_batched(vt_ctx *c, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                              const float *A, int64_t lda, int64_t stride_a, const float *B, int64_t ldb,
+                              int64_t stride_b, float beta, float *C, int64_t ldc, int64_t stride_c, int64_t batch) {
+    vt_cuda_state *s = vt_cuda_current(c);
+    if (!s || M <= 0 || N <= 0 || batch <= 0) return;
+    if (stride_c == 0 && batch > 1) {
+        /* every product lands in the same C: run them in order, as the definition reads */
+        for (int64_t b = 0; b < batch && vt_ctx_ok(c); b++)
+            cuda_gemm_batched(c, ta, tb, M, N, K, alpha, A + b * stride_a, lda, 0, B + b * stride_b, ldb, 0, beta, C,
+                              ldc, 0, 1);
+        return;
+    }
+    if (K <= 0 || alpha == 0.0f) {
+        if (beta == 1.0f) return;
+        scale_kernel<<<vt_cuda_blocks(M * N * batch, THREADS), THREADS, 0, s->stream>>>(C, M, N, ldc, stride_c, batch,
+                                                                                       beta);
+        vt_cuda_launched(c, "matmul (beta scale)");
+        return;
+    }
+    for (int64_t b0 = 0; b0 < batch; b0 += INT_MAX) { /* cuBLASLt counts the batch in an int32 */
+        const int32_t nb = (int32_t)(batch - b0 < INT_MAX ? batch - b0 : INT_MAX);
+        const float *Ab = A + b0 * stride_a, *Bb = B + b0 * stride_b;
+        float *Cb = C + b0 * stride_c;
+        const char *what = "";
+        cublasStatus_t st = lt_gemm(s, ta, tb, M, N, K, alpha, Ab, lda, stride_a, Bb, ldb, stride_b, beta, Cb, ldc,
+                                    stride_c, nb, &what);
+        if (st == CUBLAS_STATUS_NOT_SUPPORTED && nb > 1) {
+            /* some strided-batch shapes (e.g. a broadcast operand with stride 0) may have no batched algorithm:
+             * fall back to one matmul per batch entry */
+            st = CUBLAS_STATUS_SUCCESS;
+            for (int32_t b = 0; b < nb && st == CUBLAS_STATUS_SUCCESS; b++)
+                st = lt_gemm(s, ta, tb, M, N, K, alpha, Ab + b * stride_a, lda, 0, Bb + b * stride_b, ldb, 0, beta,
+                             Cb + b * stride_c, ldc, 0, 1, &what);
+        }
+        if (!lt_ok(c, st, what)) return;
+    }
+}
+
+extern "C" const vt_matmul_kernels vt_cuda_matmul_kernels = {
+    sizeof(vt_matmul_kernels),
+    cuda_gemm_batched,
+};

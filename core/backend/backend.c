@@ -1,5 +1,6 @@
 /* Backend lookup. The CPU backend is always present; the CUDA backend (kernels/cuda/cuda_backend.c) is linked
- * into builds with VISFT_CUDA and found through a weak reference, so a CPU-only build needs no stub. */
+ * into builds with VISFT_CUDA and found through a weak reference, so a CPU-only build needs no stub; the emulated
+ * accelerator (core/backend/emu/) is in every build. */
 #include "backend/backend.h"
 #include "tensor/internal.h"
 
@@ -8,11 +9,12 @@ const vt_backend *vt_cuda_backend(void) __attribute__((weak));
 const vt_backend *vt_backend_of(vt_device_kind kind) {
     if (kind == VT_DEVICE_CPU) return vt_cpu_backend();
     if (kind == VT_DEVICE_CUDA && vt_cuda_backend) return vt_cuda_backend();
+    if (kind == VT_DEVICE_EMU) return vt_emu_backend();
     return NULL;
 }
 
 void **vt_ctx_backend_slot(vt_ctx *c, vt_device_kind kind) {
-    return (unsigned)kind < 2 ? &c->backend_state[kind] : NULL;
+    return (unsigned)kind < VT_DEVICE_KINDS ? &c->backend_state[kind] : NULL;
 }
 
 int vt_ctx_current_device(const vt_ctx *c) { return c->current_device; }

@@ -65,6 +65,10 @@ const void *vt_kernels(vt_ctx *c, vt_device dev, vt_op_family fam, const char *o
 
 /* The CPU backend (always present). */
 const vt_backend *vt_cpu_backend(void);
+/* The emulated accelerator (core/backend/emu/): VT_EMU_DEVICES devices whose memory is host memory that faults
+ * on any access outside its kernels and memory operations, which run the CPU backend's code. */
+#define VT_EMU_DEVICES 4
+const vt_backend *vt_emu_backend(void);
 /* The backend of a device kind, or NULL when this build has none (the CUDA backend is linked in by builds
  * with VISFT_CUDA; see kernels/cuda/cuda_backend.c). */
 const vt_backend *vt_backend_of(vt_device_kind kind);

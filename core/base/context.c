@@ -33,7 +33,7 @@ void vt_ctx_destroy(vt_ctx *c) {
         c->nscopes--;
     }
     /* device buffers go back to their backend before its state (streams, caches) is released */
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < VT_DEVICE_KINDS; k++) {
         const vt_backend *b = vt_backend_of((vt_device_kind)k);
         if (c->backend_state[k] && b && b->mem && b->mem->release_state) b->mem->release_state(c, c->backend_state[k]);
         c->backend_state[k] = NULL;

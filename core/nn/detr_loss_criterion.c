@@ -59,6 +59,7 @@ static vt_tensor *layer_loss(vt_ctx *c, const vt_detr_pred *p, const vt_detr_tar
         vt_tensor *sb = vt_index_select(c, vt_reshape(c, p->boxes, VT_SHAPE(B * Q, 4)), 0,
                                         to_dev(c, vt_from_i64(c, VT_SHAPE(M), src), p->boxes->device));
         vt_tensor *tb = vt_index_select(c, t->boxes, 0, to_dev(c, vt_from_i64(c, VT_SHAPE(M), tgt), t->boxes->device));
+        tb = to_dev(c, tb, p->boxes->device); /* host targets of device predictions */
         l1 = vt_mul_scalar(c, vt_l1_loss(c, sb, tb, VT_REDUCTION_SUM), inv_nb);
         vt_tensor *g = vt_generalized_box_iou(c, vt_box_cxcywh_to_xyxy(c, sb), vt_box_cxcywh_to_xyxy(c, tb));
         gi = vt_mul_scalar(c, vt_sum_all(c, vt_rsub_scalar(c, g, 1.0)), inv_nb);

@@ -20,6 +20,8 @@ char *vt_device_str(vt_device d, char *buf, size_t len) {
         snprintf(buf, len, "cpu");
     else if (d.kind == VT_DEVICE_CUDA)
         snprintf(buf, len, "cuda:%d", d.index);
+    else if (d.kind == VT_DEVICE_EMU)
+        snprintf(buf, len, "emu:%d", d.index);
     else
         snprintf(buf, len, "device-kind-%d:%d", (int)d.kind, d.index);
     return buf;
@@ -44,7 +46,17 @@ vt_status vt_device_parse(const char *s, vt_device *out, vt_err *err) {
             return VT_OK;
         }
     }
-    return vt_err_set(err, VT_EINVAL, "device: '%s' is not a device (expected cpu, cuda or cuda:N)", s);
+    if (!strcmp(s, "emu")) {
+        *out = vt_emu(0);
+        return VT_OK;
+    }
+    if (!strncmp(s, "emu:", 4) && s[4] >= '0' && s[4] < '0' + VT_EMU_DEVICES && !s[5]) {
+        *out = vt_emu(s[4] - '0');
+        return VT_OK;
+    }
+    return vt_err_set(err, VT_EINVAL,
+                      "device: '%s' is not a device (expected cpu, cuda or cuda:N; emu:N for the emulated accelerator, "
+                      "N < %d)", s, VT_EMU_DEVICES);
 }
 
 vt_status vt_device_check(vt_device d, vt_err *err) {
@@ -127,3 +139,29 @@ vt_status vt_device_synchronize(vt_ctx *c, vt_device d) {
     }
     return b->mem->synchronize(c, d.index);
 }
+
+/* ---- host byte transfers ---- */
+
+static vt_status bytes_transfer(vt_tensor *t, void *host, bool to_host) {
+    if (!t || !vt_is_contiguous(t)) return VT_EINVAL;
+    size_t n = vt_nbytes(t);
+    if (t->device.kind == VT_DEVICE_CPU) {
+        if (to_host)
+            memcpy(host, t->data, n);
+        else
+            memcpy(t->data, host, n);
+        return VT_OK;
+    }
+    vt_ctx *c = t->ctx;
+    vt_scope_push(c);
+    vt_tensor *h = vt_empty(c, t->dtype, t->ndim, t->shape);
+    vt_status st = h ? VT_OK : c->err.code;
+    if (st == VT_OK && !to_host) memcpy(h->data, host, n);
+    if (st == VT_OK) st = to_host ? vt_copy_(c, h, t) : vt_copy_(c, t, h);
+    if (st == VT_OK && to_host) memcpy(host, h->data, n);
+    vt_scope_pop(c);
+    return st;
+}
+
+vt_status vt_tensor_read_bytes(const vt_tensor *t, void *dst) { return bytes_transfer((vt_tensor *)t, dst, true); }
+vt_status vt_tensor_write_bytes(vt_tensor *t, const void *src) { return bytes_transfer(t, (void *)src, false); }

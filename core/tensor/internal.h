@@ -33,6 +33,9 @@ void *vt_alloc_get(vt_allocator *a, size_t nbytes, size_t *capacity);
 void vt_alloc_put(vt_allocator *a, void *p, size_t capacity);
 void vt_alloc_trim(vt_allocator *a);
 
+/* Device kinds (vt_device_kind values), each with one backend state slot per context. */
+#define VT_DEVICE_KINDS 3
+
 typedef struct vt_scope {
     vt_tensor **items;
     size_t n, cap;
@@ -59,7 +62,7 @@ struct vt_ctx {
     vt_profile profile;
     /* Per device kind: the backend's state for this context (CUDA: streams, handles, device caches), and
      * the device index of the last kernel-table lookup. */
-    void *backend_state[2];
+    void *backend_state[VT_DEVICE_KINDS];
     int current_device;
 };
 
@@ -73,6 +76,11 @@ vt_tensor *vt_tensor_view_raw(vt_ctx *c, vt_storage *s, vt_dtype dt, int ndim, c
                               const int64_t *stride, int64_t offset);
 /* Adds a caller-owned tensor to the innermost scope (the scope takes over the reference). */
 vt_tensor *vt_scope_adopt(vt_ctx *c, vt_tensor *t);
+/* The bytes of a contiguous tensor on any device, to or from host memory (nbytes = vt_nbytes(t)); device
+ * transfers go through the tensor's context and synchronise. For checkpoints and other host-side I/O. */
+vt_status vt_tensor_read_bytes(const vt_tensor *t, void *dst);
+vt_status vt_tensor_write_bytes(vt_tensor *t, const void *src);
+
 /* Fills contiguous strides for shape. */
 void vt_contiguous_strides(int ndim, const int64_t *shape, int64_t *stride);
 int64_t vt_shape_numel(int ndim, const int64_t *shape);

@@ -22,7 +22,9 @@ extern "C" {
 
 #define VT_MAX_DIMS 8
 
-typedef enum vt_device_kind { VT_DEVICE_CPU = 0, VT_DEVICE_CUDA = 1 } vt_device_kind;
+/* VT_DEVICE_EMU: an emulated accelerator for testing device code paths on the CPU: host memory that faults when
+ * touched outside kernels. */
+typedef enum vt_device_kind { VT_DEVICE_CPU = 0, VT_DEVICE_CUDA = 1, VT_DEVICE_EMU = 2 } vt_device_kind;
 
 typedef struct vt_device {
     vt_device_kind kind;
@@ -61,19 +63,23 @@ static inline vt_device vt_cuda(int index) {
     vt_device d = {VT_DEVICE_CUDA, index};
     return d;
 }
+static inline vt_device vt_emu(int index) {
+    vt_device d = {VT_DEVICE_EMU, index};
+    return d;
+}
 static inline bool vt_device_equal(vt_device a, vt_device b) { return a.kind == b.kind && a.index == b.index; }
 
 /* ---- devices ---- */
 /* Number of devices of a kind usable in this build on this machine: 1 for CPU; for CUDA, the GPUs the CUDA
- * runtime reports (0 in a build without CUDA, or without a GPU or driver). */
+ * runtime reports (0 in a build without CUDA, or without a GPU or driver); 4 for EMU. */
 int vt_device_count(vt_device_kind kind);
-/* Parses "cpu", "cuda" (= cuda:0) or "cuda:N" into *out; VT_EINVAL with a one-line message otherwise. It does
- * not check that the device exists (vt_device_check does). */
+/* Parses "cpu", "cuda" (= cuda:0), "cuda:N", "emu" (= emu:0) or "emu:N" (N < 4) into *out; VT_EINVAL with a
+ * one-line message otherwise. It does not check that the device exists (vt_device_check does). */
 vt_status vt_device_parse(const char *s, vt_device *out, vt_err *err);
 /* VT_OK when d is usable here; otherwise VT_EUNSUPPORTED naming the device and why (no CUDA in this build, no
  * GPU, index out of range). */
 vt_status vt_device_check(vt_device d, vt_err *err);
-/* Writes "cpu" or "cuda:N" into buf; returns buf. */
+/* Writes "cpu", "cuda:N" or "emu:N" into buf; returns buf. */
 char *vt_device_str(vt_device d, char *buf, size_t len);
 /* Waits until all work the context queued on d has finished (a no-op on the CPU, where ops are synchronous);
  * reports errors of asynchronous device work. */

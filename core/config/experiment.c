@@ -190,17 +190,12 @@ static int choice_index(const char *const *choices, const char *s) {
     return 0; /* unreachable after validation: the enum was one of the choices */
 }
 
-/* "cpu" -> -1, "cuda:N" -> N; anything else false. */
+/* A device vt_device_parse accepts ("cpu", "cuda[:N]", ...): cuda:N -> N, any other kind -> -1. */
 static bool parse_device(const char *s, int *index) {
-    if (!strcmp(s, "cpu")) {
-        *index = -1;
-        return true;
-    }
-    if (strncmp(s, "cuda:", 5)) return false;
-    const char *d = s + 5;
-    size_t n = strspn(d, "0123456789");
-    if (n == 0 || n > 4 || d[n]) return false;
-    *index = atoi(d);
+    vt_device d;
+    vt_err e;
+    if (vt_device_parse(s, &d, &e) != VT_OK) return false;
+    *index = d.kind == VT_DEVICE_CUDA ? d.index : -1;
     return true;
 }
 

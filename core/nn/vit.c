@@ -271,6 +271,13 @@ vt_status vt_vit_add_lora(vt_ctx *c, vt_vit *m, const vt_lora_config *cfg, vt_te
         if (k->qkv_lora) return vt_err_set(err, VT_ESTATE, "vit: block %d already has a LoRA adapter", i);
         k->qkv_lora = vt_lora_create(c, cfg, m->cfg.width, 3 * (int64_t)m->cfg.width, err);
         if (!k->qkv_lora) return err->code;
+        /* adapters are initialised on the host (the same values on every device) and live beside their weight */
+        for (int s = 0; s < 8; s++) {
+            vt_tensor *ab[2] = {k->qkv_lora->A[s], k->qkv_lora->B[s]};
+            for (int j = 0; j < 2; j++)
+                if (ab[j] && vt_tensor_move_(c, ab[j], k->qkv_w->device) != VT_OK)
+                    return vt_err_set(err, vt_ctx_error(c)->code, "vit: LoRA adapters: %s", vt_ctx_error(c)->msg);
+        }
         char prefix[64];
         snprintf(prefix, sizeof prefix, "blocks.%d.attn.qkv", i);
         vt_status st = lora_params ? vt_lora_parameters(k->qkv_lora, lora_params, prefix) : VT_OK;

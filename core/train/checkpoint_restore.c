@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tensor/internal.h"
 #include "train/checkpoint_internal.h"
 #include "visft/run_checkpoint.h"
 #include "visft/safetensors.h"
@@ -29,7 +30,7 @@ static vt_status report(const mismatch *m, const char *what, vt_err *err) {
 }
 
 static bool fits(const vt_tensor *t, const vt_st_tensor *s) {
-    if (!t || t->device.kind != VT_DEVICE_CPU || !vt_is_contiguous(t) || t->dtype != s->dtype ||
+    if (!t || !vt_is_contiguous(t) || t->dtype != s->dtype ||
         t->ndim != s->ndim || vt_nbytes(t) != s->nbytes)
         return false;
     for (int d = 0; d < t->ndim; d++)
@@ -65,7 +66,10 @@ vt_status vt_run_ckpt_restore_weights(const vt_run_ckpt *ck, const char *group, 
     }
     count_prefix(f, prefix, &m, list);
     vt_status s = report(&m, what, err);
-    for (size_t i = 0; !s && i < list->n; i++) memcpy(list->items[i].tensor->data, src[i]->data, src[i]->nbytes);
+    for (size_t i = 0; !s && i < list->n; i++)
+        if (vt_tensor_write_bytes(list->items[i].tensor, src[i]->data) != VT_OK)
+            s = vt_err_set(err, VT_EDEVICE, "%s: writing '%s' to its device: %s", what, list->items[i].name,
+                           vt_ctx_error(list->items[i].tensor->ctx)->msg);
     free(src);
     return s;
 }
@@ -110,7 +114,10 @@ vt_status vt_run_ckpt_restore_optim(const vt_run_ckpt *ck, const char *group, vt
     for (size_t i = 0; i < vt_st_count(f); i++) {
         const vt_st_tensor *t = vt_st_tensor_at(f, i);
         if (strncmp(t->name, prefix, lp)) continue;
-        memcpy(vt_optim_state_lookup(optim, t->name + lp, false)->data, t->data, t->nbytes);
+        vt_tensor *dst = vt_optim_state_lookup(optim, t->name + lp, false);
+        if (vt_tensor_write_bytes(dst, t->data) != VT_OK)
+            return vt_err_set(err, VT_EDEVICE, "%s: writing '%s' to its device: %s", what, t->name,
+                              vt_ctx_error(dst->ctx)->msg);
     }
     vt_optim_set_step_count(optim, (int64_t)steps);
     return VT_OK;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tensor/internal.h"
 #include "train/checkpoint_internal.h"
 #include "visft/run_checkpoint.h"
 #include "visft/safetensors.h"
@@ -101,14 +102,42 @@ static void prune(const char *dir, int64_t current, int keep) {
 
 static bool group_ok(const char *g) { return g && g[0] && !strchr(g, '/'); }
 
-static vt_status add_tensor(vt_st_writer *w, const char *name, const vt_tensor *t, uint64_t *sum, vt_err *err) {
-    if (!t || t->device.kind != VT_DEVICE_CPU || !vt_is_contiguous(t))
-        return vt_err_set(err, VT_EINVAL, "checkpoint tensor '%s' is not a contiguous CPU tensor", name);
-    *sum += vt_run_hash_tensor(name, t->data, vt_nbytes(t));
-    return vt_st_writer_add(w, name, t->dtype, t->ndim, t->shape, t->data, err);
+/* Host copies of device tensors, alive until the file is written (the writer keeps data pointers). */
+typedef struct staging {
+    void **bufs;
+    size_t n, cap;
+} staging;
+
+static void staging_free(staging *sg) {
+    for (size_t i = 0; i < sg->n; i++) free(sg->bufs[i]);
+    free(sg->bufs);
 }
 
-static vt_status build(vt_st_writer *w, const vt_run_state *st, const vt_run_weights *weights, size_t nw,
+static vt_status add_tensor(vt_st_writer *w, staging *sg, const char *name, const vt_tensor *t, uint64_t *sum,
+                            vt_err *err) {
+    if (!t || !vt_is_contiguous(t))
+        return vt_err_set(err, VT_EINVAL, "checkpoint tensor '%s' is not a contiguous tensor", name);
+    const void *data = t->data;
+    if (t->device.kind != VT_DEVICE_CPU) {
+        if (sg->n == sg->cap) {
+            size_t cap = sg->cap ? 2 * sg->cap : 64;
+            void **nb = realloc(sg->bufs, cap * sizeof *nb);
+            if (!nb) return vt_err_set(err, VT_ENOMEM, "checkpoint: out of memory");
+            sg->bufs = nb, sg->cap = cap;
+        }
+        void *h = malloc(vt_nbytes(t) ? vt_nbytes(t) : 1);
+        if (!h) return vt_err_set(err, VT_ENOMEM, "checkpoint: out of memory staging '%s'", name);
+        sg->bufs[sg->n++] = h;
+        if (vt_tensor_read_bytes(t, h) != VT_OK)
+            return vt_err_set(err, VT_EDEVICE, "checkpoint: reading '%s' from its device: %s", name,
+                              vt_ctx_error(t->ctx)->msg);
+        data = h;
+    }
+    *sum += vt_run_hash_tensor(name, data, vt_nbytes(t));
+    return vt_st_writer_add(w, name, t->dtype, t->ndim, t->shape, data, err);
+}
+
+static vt_status build(vt_st_writer *w, staging *sg, const vt_run_state *st, const vt_run_weights *weights, size_t nw,
                        const vt_run_optim *optims, size_t no, vt_err *err) {
     char name[VT_OPTIM_STATE_NAME_MAX + 512], val[128];
     uint64_t sum = 0;
@@ -119,7 +148,7 @@ static vt_status build(vt_st_writer *w, const vt_run_state *st, const vt_run_wei
         const vt_tensor_list *l = weights[g].list;
         for (size_t i = 0; i < l->n; i++) {
             snprintf(name, sizeof name, "weights/%s/%s", weights[g].group, l->items[i].name);
-            if ((s = add_tensor(w, name, l->items[i].tensor, &sum, err))) return s;
+            if ((s = add_tensor(w, sg, name, l->items[i].tensor, &sum, err))) return s;
         }
     }
     for (size_t g = 0; g < no; g++) {
@@ -128,7 +157,7 @@ static vt_status build(vt_st_writer *w, const vt_run_state *st, const vt_run_wei
         vt_optim_state_entry e;
         for (size_t i = 0; vt_optim_state_at(optims[g].optim, i, &e); i++) {
             snprintf(name, sizeof name, "optim/%s/%s", optims[g].group, e.name);
-            if ((s = add_tensor(w, name, e.tensor, &sum, err))) return s;
+            if ((s = add_tensor(w, sg, name, e.tensor, &sum, err))) return s;
         }
         snprintf(name, sizeof name, "optim_steps.%s", optims[g].group);
         snprintf(val, sizeof val, "%" PRId64, vt_optim_step_count(optims[g].optim));
@@ -174,9 +203,11 @@ vt_status vt_run_ckpt_save(const char *run_dir, const vt_run_state *state, const
 
     vt_st_writer *w = vt_st_writer_new();
     if (!w) return vt_err_set(err, VT_ENOMEM, "checkpoint save: out of memory");
-    s = build(w, state, weights, n_weights, optims, n_optims, err);
+    staging sg = {0};
+    s = build(w, &sg, state, weights, n_weights, optims, n_optims, err);
     if (!s) s = vt_st_writer_save(w, path, err);
     vt_st_writer_free(w);
+    staging_free(&sg);
     if (s) return s;
     if (opts && opts->hook) opts->hook(1, opts->hook_user);
     if ((s = write_latest(dir, fname, err))) return s;

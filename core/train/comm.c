@@ -1,6 +1,8 @@
 /* Communicator front end: the single-rank communicator, checked wrappers, selection from the launch
  * environment and bucketed gradient all-reduce. The MPI implementation is in comm_mpi.c. */
 #include "visft/comm.h"
+#include "visft/context.h"
+#include "visft/ops.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -134,11 +136,95 @@ static vt_status bucket_move(const vt_tensor_list *params, size_t first, size_t 
     return VT_OK;
 }
 
+/* ---- NCCL (kernels/cuda/comm_nccl.c, linked in builds with the CUDA backend) ---- */
+
+vt_status vt_comm_nccl_create_mpi(int device, vt_comm **out, vt_err *err) __attribute__((weak));
+vt_status vt_comm_nccl_create_tcp(const char *init_url, int rank, int world_size, int device, vt_comm **out,
+                                  vt_err *err) __attribute__((weak));
+
+bool vt_comm_has_nccl(void) { return vt_comm_nccl_create_tcp != NULL; }
+
+vt_status vt_comm_nccl_open(const char *init_url, int rank, int world_size, int device, vt_comm **out, vt_err *err) {
+    if (!out) return vt_err_set(err, VT_EINVAL, "comm nccl: NULL output");
+    *out = NULL;
+    if (!vt_comm_has_nccl())
+        return vt_err_set(err, VT_EUNSUPPORTED, "comm nccl: this build has no NCCL (configure with -DVISFT_CUDA=ON)");
+    if (init_url) return vt_comm_nccl_create_tcp(init_url, rank, world_size, device, out, err);
+    return vt_comm_nccl_create_mpi(device, out, err);
+}
+
+/* Device gradients with NCCL: one in-place all-reduce per gradient, after the context's queued work (which
+ * produced them) has finished: the communicator runs on its own stream. */
+static vt_status allreduce_nccl_grads(vt_comm *c, const vt_tensor_list *params, bool average, size_t *n_calls,
+                                      vt_ctx *ctx, vt_err *err) {
+    vt_status st = VT_OK;
+    bool synced = false;
+    for (size_t i = 0; st == VT_OK && i < params->n; i++) {
+        vt_tensor *g = params->items[i].tensor ? params->items[i].tensor->grad : NULL;
+        if (!g) continue;
+        if (g->dtype != VT_F32 || !vt_is_contiguous(g) || g->device.kind == VT_DEVICE_CPU)
+            return vt_err_set(err, VT_EUNSUPPORTED, "comm allreduce_grads: gradient of '%s' is not a contiguous f32 "
+                              "device tensor", params->items[i].name ? params->items[i].name : "?");
+        if (!synced && vt_device_synchronize(ctx, g->device) != VT_OK)
+            return vt_err_set(err, VT_EDEVICE, "comm allreduce_grads: %s", vt_ctx_error(ctx)->msg);
+        synced = true;
+        st = c->ops->allreduce_sum_f32(c, (float *)g->data, (size_t)vt_numel(g), err);
+        if (n_calls && st == VT_OK) (*n_calls)++;
+        if (st == VT_OK && average && c->world_size > 1) {
+            vt_scope_push(ctx);
+            vt_no_grad_begin(ctx);
+            if (vt_copy_(ctx, g, vt_mul_scalar(ctx, g, 1.0 / c->world_size)) != VT_OK)
+                st = vt_err_set(err, VT_EDEVICE, "comm allreduce_grads: %s", vt_ctx_error(ctx)->msg);
+            vt_no_grad_end(ctx);
+            vt_scope_pop(ctx);
+        }
+    }
+    return st;
+}
+
+/* Gradients on a device with a host communicator (MPI): reduce host copies, then copy the sums back. */
+static vt_status allreduce_device_grads(vt_comm *c, const vt_tensor_list *params, bool average, size_t bucket_bytes,
+                                        size_t *n_calls, vt_ctx *ctx, vt_err *err) {
+    vt_scope_push(ctx);
+    vt_tensor_list host;
+    vt_tensor_list_init(&host);
+    vt_status st = VT_OK;
+    for (size_t i = 0; st == VT_OK && i < params->n; i++) {
+        vt_tensor *g = params->items[i].tensor ? params->items[i].tensor->grad : NULL;
+        if (!g) continue;
+        /* a stand-in parameter whose gradient is the host copy */
+        vt_tensor *p = vt_empty(ctx, VT_F32, 0, NULL);
+        vt_tensor *hg = vt_to_device(ctx, g, vt_cpu());
+        if (!p || !hg) st = vt_err_set(err, VT_EDEVICE, "comm allreduce_grads: %s", vt_ctx_error(ctx)->msg);
+        else {
+            p->grad = vt_tensor_retain(hg);
+            st = vt_tensor_list_add(&host, p, "%s", params->items[i].name ? params->items[i].name : "?");
+        }
+    }
+    if (st == VT_OK) st = vt_comm_allreduce_grads_ex(c, &host, average, bucket_bytes, n_calls, err);
+    for (size_t i = 0, j = 0; st == VT_OK && i < params->n; i++) {
+        vt_tensor *g = params->items[i].tensor ? params->items[i].tensor->grad : NULL;
+        if (!g) continue;
+        if (vt_copy_(ctx, g, host.items[j++].tensor->grad) != VT_OK)
+            st = vt_err_set(err, VT_EDEVICE, "comm allreduce_grads: %s", vt_ctx_error(ctx)->msg);
+    }
+    vt_tensor_list_free(&host);
+    vt_scope_pop(ctx);
+    return st;
+}
+
 vt_status vt_comm_allreduce_grads_ex(vt_comm *c, const vt_tensor_list *params, bool average, size_t bucket_bytes,
                                      size_t *n_calls, vt_err *err) {
     if (n_calls) *n_calls = 0;
     if (!c || !c->ops) return vt_err_set(err, VT_EINVAL, "comm allreduce_grads: NULL communicator");
     if (!params) return vt_err_set(err, VT_EINVAL, "comm allreduce_grads: NULL parameter list");
+    for (size_t i = 0; i < params->n; i++) {
+        vt_tensor *g = params->items[i].tensor ? params->items[i].tensor->grad : NULL;
+        if (g && g->device.kind != VT_DEVICE_CPU && c->backend && !strcmp(c->backend, "nccl"))
+            return allreduce_nccl_grads(c, params, average, n_calls, g->ctx, err);
+        if (g && g->device.kind != VT_DEVICE_CPU && c->world_size > 1)
+            return allreduce_device_grads(c, params, average, bucket_bytes, n_calls, g->ctx, err);
+    }
     if (bucket_bytes == 0) bucket_bytes = VT_COMM_BUCKET_BYTES;
     size_t cap = bucket_bytes / sizeof(float);
     if (cap == 0) return vt_err_set(err, VT_EINVAL, "comm allreduce_grads: bucket of %zu bytes holds no float", bucket_bytes);

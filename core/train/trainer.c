@@ -41,7 +41,13 @@ static vt_status encode_image(vt_model *m, vt_ctx *ctx, vt_tensor *images, vt_te
     bool training = vt_is_training(ctx);
     vt_set_training(ctx, false);
     vt_no_grad_begin(ctx);
-    vt_status st = vt_vit_forward(ctx, t->vit, images, &o);
+    /* benchmarks hand host images and compute on host tensors: the backbone's device is a detail here */
+    vt_status st = vt_vit_forward(ctx, t->vit, vt_trainer_input_to_device(t, ctx, images), &o);
+    if (st == VT_OK) {
+        o.embedding = vt_trainer_to_host(ctx, o.embedding);
+        if (feature_map) o.features = vt_trainer_to_host(ctx, o.features);
+        st = vt_ctx_ok(ctx) ? VT_OK : vt_ctx_error(ctx)->code;
+    }
     vt_no_grad_end(ctx);
     vt_set_training(ctx, training);
     if (st != VT_OK) return vt_err_set(err, st, "encode_image: %s", vt_ctx_error(ctx)->msg);
@@ -99,18 +105,19 @@ vt_status vt_trainer_create(const vt_experiment *exp, vt_registry *reg, const vt
     *out = NULL;
     if (!exp || !exp->plugins_checked)
         return vt_err_set(err, VT_EINVAL, "trainer: the experiment must be loaded with a plugin registry");
-    if (exp->run.cuda_index >= 0) {
-        vt_device d = vt_cuda(exp->run.cuda_index);
-        if (vt_device_check(d, err) != VT_OK) return vt_err_prefix(err, "trainer: run.device");
-        return vt_err_set(err, VT_EUNSUPPORTED,
-                          "trainer: run.device '%s': training on CUDA is not wired into the trainer yet (the CUDA "
-                          "backend runs the engine's ops and `visft bench vit --device cuda`)",
-                          exp->run.device);
+    vt_device dev;
+    if (vt_device_parse(exp->run.device ? exp->run.device : "cpu", &dev, err) != VT_OK ||
+        vt_device_check(dev, err) != VT_OK)
+        return vt_err_prefix(err, "trainer: run.device");
+    if (dev.kind == VT_DEVICE_CUDA && opts && opts->device_offset > 0) {
+        dev.index += opts->device_offset; /* this rank's GPU */
+        if (vt_device_check(dev, err) != VT_OK) return vt_err_prefix(err, "trainer: run.device + local rank");
     }
     vt_trainer *t = calloc(1, sizeof *t);
     if (!t) return vt_err_set(err, VT_ENOMEM, "trainer: out of memory");
     t->exp = exp;
     t->reg = reg;
+    t->dev = dev;
     t->opts = opts ? *opts : vt_trainer_defaults();
     if (t->opts.nan_patience <= 0) t->opts.nan_patience = 5;
     if (t->opts.log_every <= 0) t->opts.log_every = 10;
@@ -125,6 +132,7 @@ vt_status vt_trainer_create(const vt_experiment *exp, vt_registry *reg, const vt
     if (st == VT_OK && t->opts.metrics && t->opts.run_dir) st = vt_metrics_open(t->opts.run_dir, NULL, &t->metrics, err);
     if (st == VT_OK) st = build_backbone(t, err);
     if (st == VT_OK) st = build_heads(t, err);
+    if (st == VT_OK) st = vt_trainer_to_device(t, err);
     if (st != VT_OK) {
         vt_trainer_destroy(t);
         return st;
@@ -157,6 +165,7 @@ void vt_trainer_destroy(vt_trainer *t) {
         if (t->heads[i].self) t->heads[i].vt->destroy(t->heads[i].self);
     }
     free(t->heads);
+    free(t->dev_items);
     vt_run_ckpt_close(t->resume);
     vt_metrics_close(t->metrics, NULL);
     vt_tensor_list_free(&t->lora);

@@ -70,10 +70,14 @@ static vt_status model_predict(vt_model *m, vt_ctx *ctx, const char *task, const
     vt_set_training(ctx, false);
     vt_no_grad_begin(ctx);
     vt_vit_output o;
-    vt_status st = vt_vit_forward(ctx, t->vit, batch->images, &o);
+    vt_batch db = *batch; /* the head sees the images on its own device; its outputs come back to the host */
+    db.images = vt_trainer_input_to_device(t, ctx, batch->images);
+    vt_status st = vt_vit_forward(ctx, t->vit, db.images, &o);
     if (st != VT_OK) st = vt_err_set(err, st, "predict: backbone: %s", vt_ctx_error(ctx)->msg);
-    else if ((st = h->vt->predict(h->self, ctx, o.features, batch, outputs, err)) != VT_OK)
+    else if ((st = h->vt->predict(h->self, ctx, o.features, &db, outputs, err)) != VT_OK)
         vt_err_prefix(err, "predict: tasks.%s.head (%s)", task, h->task->head.plugin);
+    else
+        st = vt_trainer_outputs_to_host(t, ctx, outputs, err);
     vt_no_grad_end(ctx);
     vt_set_training(ctx, training);
     return st;

@@ -21,6 +21,9 @@ struct vt_trainer {
     vt_registry *reg;
     vt_trainer_opts opts;
     vt_ctx *c;
+    vt_device dev;              /* run.device: where the backbone, the heads and each batch live */
+    vt_named_tensor *dev_items; /* scratch: a batch's targets (or a head's outputs) moved across devices */
+    size_t dev_items_cap;
     vt_vit *vit;
     vt_tensor_list lora;        /* LoRA parameters once a lora stage ran */
     bool has_lora;
@@ -71,6 +74,15 @@ vt_status vt_trainer_resume_optim(vt_trainer *t, vt_optim *o, bool restore, vt_e
 vt_status vt_trainer_add_lora(vt_trainer *t, const vt_exp_stage *s, vt_err *err);
 
 void vt_trainer_logf(const vt_trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Devices (trainer_device.c). Parameters of the backbone and every head moved to t->dev; a batch with its images
+ * and targets on t->dev (tensors in the current scope; *out's target array is the trainer's scratch); tensors
+ * copied to the host in place in a named-tensor array (for benchmarks, which work on host tensors). */
+vt_status vt_trainer_to_device(vt_trainer *t, vt_err *err);
+vt_status vt_trainer_device_batch(vt_trainer *t, const vt_batch *b, vt_batch *out, vt_err *err);
+vt_status vt_trainer_outputs_to_host(vt_trainer *t, vt_ctx *ctx, vt_named_tensors *outputs, vt_err *err);
+vt_tensor *vt_trainer_input_to_device(vt_trainer *t, vt_ctx *ctx, vt_tensor *x);
+vt_tensor *vt_trainer_to_host(vt_ctx *ctx, vt_tensor *x);
 
 /* Data-parallel (trainer_dist.c; no-ops without opts.comm or with world size 1). */
 /* The task as this rank loads it (batch_size / world) and the loader's shard in po; error when the batch

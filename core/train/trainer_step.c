@@ -119,7 +119,9 @@ vt_status vt_trainer_step(vt_trainer *t, vt_trainer_head *h, bool backbone_grad,
     vt_scope_push(t->c);
     double loss = NAN, gnorm = NAN;
     vt_tensor *scaled = NULL;
-    st = forward_loss(t, h, b, backbone_grad, weight, &loss, &scaled, err);
+    vt_batch db; /* the batch on run.device (b itself on the CPU) */
+    st = vt_trainer_device_batch(t, b, &db, err);
+    if (st == VT_OK) st = forward_loss(t, h, &db, backbone_grad, weight, &loss, &scaled, err);
     if (st == VT_OK && t->opts.loss_hook) loss = t->opts.loss_hook(t->opts.hook_user, t->global_step, loss);
     if (st == VT_OK) st = vt_trainer_dist_loss(t, (size_t)(h - t->heads), &loss, err); /* mean over ranks */
     bool finite = isfinite(loss);

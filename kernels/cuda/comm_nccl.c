@@ -25,12 +25,14 @@
 #include <mpi.h>
 #endif
 
-#include "tcp_url.h"
+#include "train/dist_url.h"
 
 typedef struct nccl_impl {
     ncclComm_t comm;     /* NULL after an abort (or before init) */
     cudaStream_t stream; /* owned; non-blocking, so the legacy default stream never serialises with it */
     float *scratch;      /* one device float, the payload of the barrier */
+    void *stage;         /* device staging for host buffers (the trainer's losses and flags), grown on demand */
+    size_t stage_bytes;
     int device;
     bool owns_mpi_init;  /* create_mpi initialised MPI, so destroy finalises it */
 } nccl_impl;
@@ -83,6 +85,7 @@ static vt_status local_setup(nccl_impl *m, int device, vt_err *err) {
 static void local_teardown(nccl_impl *m) {
     if (m->stream) cudaStreamSynchronize(m->stream);
     if (m->scratch) cudaFree(m->scratch);
+    if (m->stage) cudaFree(m->stage);
     if (m->stream) cudaStreamDestroy(m->stream);
     m->scratch = NULL;
     m->stream = NULL;
@@ -127,48 +130,77 @@ static vt_status live_impl(vt_comm *c, const char *what, nccl_impl **out, vt_err
     return VT_OK;
 }
 
-/* NCCL reads and writes the buffer on the communicator's device: refuse host memory (which would fail deep
- * inside NCCL, or crash) and memory of another device with a clear message. */
-static vt_status check_device_buffer(const nccl_impl *m, const void *buf, const char *what, vt_err *err) {
+/* NCCL reads and writes the buffer on the communicator's device. Device memory of another device is refused
+ * with a clear message; host memory (small values: losses, flags, broadcast bytes) is staged through a
+ * device buffer of the communicator. *host says which. */
+static vt_status check_buffer(const nccl_impl *m, const void *buf, const char *what, bool *host, vt_err *err) {
     struct cudaPointerAttributes a;
     memset(&a, 0, sizeof a);
+    *host = false;
     cudaError_t e = cudaPointerGetAttributes(&a, buf);
     if (e != cudaSuccess) return cuda_fail(err, "cudaPointerGetAttributes", e);
     if (a.type == cudaMemoryTypeManaged) return VT_OK;
-    if (a.type != cudaMemoryTypeDevice)
-        return vt_err_set(err, VT_EINVAL,
-                          "comm nccl %s: buffer %p is not CUDA device memory (the NCCL communicator reduces device "
-                          "buffers only)", what, buf);
+    if (a.type != cudaMemoryTypeDevice) {
+        *host = true;
+        return VT_OK;
+    }
     if (a.device != m->device)
         return vt_err_set(err, VT_EINVAL, "comm nccl %s: buffer %p is on device %d, the communicator on device %d",
                           what, buf, a.device, m->device);
     return VT_OK;
 }
 
+/* The device buffer a collective runs on: buf itself, or the staging buffer holding a copy of host buf. */
+static vt_status stage_in(nccl_impl *m, void *buf, size_t bytes, bool host, void **dev, vt_err *err) {
+    *dev = buf;
+    if (!host) return VT_OK;
+    if (bytes > m->stage_bytes) {
+        if (m->stage) cudaFree(m->stage);
+        m->stage = NULL;
+        m->stage_bytes = 0;
+        cudaError_t e = cudaMalloc(&m->stage, bytes);
+        if (e != cudaSuccess) return cuda_fail(err, "cudaMalloc(staging)", e);
+        m->stage_bytes = bytes;
+    }
+    cudaError_t e = cudaMemcpyAsync(m->stage, buf, bytes, cudaMemcpyHostToDevice, m->stream);
+    if (e != cudaSuccess) return cuda_fail(err, "cudaMemcpyAsync(host -> staging)", e);
+    *dev = m->stage;
+    return VT_OK;
+}
+
+static vt_status stage_out(nccl_impl *m, void *buf, size_t bytes, bool host, vt_err *err) {
+    if (!host) return VT_OK;
+    cudaError_t e = cudaMemcpyAsync(buf, m->stage, bytes, cudaMemcpyDeviceToHost, m->stream);
+    return e == cudaSuccess ? VT_OK : cuda_fail(err, "cudaMemcpyAsync(staging -> host)", e);
+}
+
 /* ---- collectives ---- */
 
-static vt_status allreduce_enqueue(vt_comm *c, void *buf, size_t n, ncclDataType_t dt, const char *what,
+static vt_status allreduce_enqueue(vt_comm *c, void *buf, size_t n, ncclDataType_t dt, size_t elem, const char *what,
                                    nccl_impl **mp, vt_err *err) {
     nccl_impl *m = NULL;
     vt_status s = live_impl(c, what, &m, err);
     if (s != VT_OK) return s;
     *mp = m;
     if (n == 0) return VT_OK;
-    s = check_device_buffer(m, buf, what, err);
-    if (s != VT_OK) return s;
-    ncclResult_t r = ncclAllReduce(buf, buf, n, dt, ncclSum, m->comm, m->stream);
-    return r == ncclSuccess ? VT_OK : nccl_fail(err, what, r);
+    bool host;
+    void *dev;
+    if ((s = check_buffer(m, buf, what, &host, err)) != VT_OK) return s;
+    if ((s = stage_in(m, buf, n * elem, host, &dev, err)) != VT_OK) return s;
+    ncclResult_t r = ncclAllReduce(dev, dev, n, dt, ncclSum, m->comm, m->stream);
+    if (r != ncclSuccess) return nccl_fail(err, what, r);
+    return stage_out(m, buf, n * elem, host, err);
 }
 
 static vt_status nccl_allreduce_f32(vt_comm *c, float *buf, size_t n, vt_err *err) {
     nccl_impl *m = NULL;
-    vt_status s = allreduce_enqueue(c, buf, n, ncclFloat32, "allreduce_sum_f32", &m, err);
+    vt_status s = allreduce_enqueue(c, buf, n, ncclFloat32, sizeof(float), "allreduce_sum_f32", &m, err);
     return s == VT_OK && n > 0 ? stream_wait(m, "allreduce_sum_f32", err) : s;
 }
 
 static vt_status nccl_allreduce_f64(vt_comm *c, double *buf, size_t n, vt_err *err) {
     nccl_impl *m = NULL;
-    vt_status s = allreduce_enqueue(c, buf, n, ncclFloat64, "allreduce_sum_f64", &m, err);
+    vt_status s = allreduce_enqueue(c, buf, n, ncclFloat64, sizeof(double), "allreduce_sum_f64", &m, err);
     return s == VT_OK && n > 0 ? stream_wait(m, "allreduce_sum_f64", err) : s;
 }
 
@@ -179,10 +211,13 @@ static vt_status nccl_broadcast(vt_comm *c, void *buf, size_t n, int root, vt_er
     if (root < 0 || root >= c->world_size)
         return vt_err_set(err, VT_EINVAL, "comm nccl broadcast_bytes: root %d outside world of %d", root, c->world_size);
     if (n == 0) return VT_OK;
-    s = check_device_buffer(m, buf, "broadcast_bytes", err);
-    if (s != VT_OK) return s;
-    ncclResult_t r = ncclBroadcast(buf, buf, n, ncclUint8, root, m->comm, m->stream);
+    bool host;
+    void *dev;
+    if ((s = check_buffer(m, buf, "broadcast_bytes", &host, err)) != VT_OK) return s;
+    if ((s = stage_in(m, buf, n, host, &dev, err)) != VT_OK) return s;
+    ncclResult_t r = ncclBroadcast(dev, dev, n, ncclUint8, root, m->comm, m->stream);
     if (r != ncclSuccess) return nccl_fail(err, "ncclBroadcast", r);
+    if ((s = stage_out(m, buf, n, host, err)) != VT_OK) return s;
     return stream_wait(m, "broadcast_bytes", err);
 }
 
@@ -240,7 +275,7 @@ vt_status vt_comm_nccl_allreduce_async(vt_comm *c, float *dev_buf, size_t n, vt_
     vt_status s = nccl_comm_of(c, "allreduce_async", &m, err);
     if (s != VT_OK) return s;
     if (n > 0 && !dev_buf) return vt_err_set(err, VT_EINVAL, "comm nccl allreduce_async: NULL buffer of %zu elements", n);
-    return allreduce_enqueue(c, dev_buf, n, ncclFloat32, "allreduce_async", &m, err);
+    return allreduce_enqueue(c, dev_buf, n, ncclFloat32, sizeof(float), "allreduce_async", &m, err);
 }
 
 vt_status vt_comm_nccl_wait(vt_comm *c, vt_err *err) {

@@ -3,8 +3,9 @@
  * Each communicator owns one CUDA device (set current at creation) and one non-blocking stream. Every
  * collective of the table is enqueued on that stream and waited for before returning, as comm.h requires;
  * vt_comm_nccl_allreduce_async / vt_comm_nccl_wait split an all-reduce so it can overlap other work.
- * Buffers must be device (or managed) memory of the communicator's device; host buffers are refused with
- * VT_EINVAL. Note that vt_comm_allreduce_grads packs into a host bucket, so it cannot use this communicator.
+ * Buffers are device (or managed) memory of the communicator's device, or host memory, which is staged through
+ * a device buffer (the trainer's losses, flags and broadcasts are host values). vt_comm_allreduce_grads
+ * reduces device gradients in place through it (core/train/comm.c).
  *
  * The comm stream is not the context's compute stream: the caller must order the kernels that produce a
  * buffer before the collective (e.g. cudaEventRecord on the compute stream, cudaStreamWaitEvent on

@@ -233,14 +233,19 @@ END_TEST
 
 START_TEST(test_device_must_be_cpu_or_cuda_n) {
     FAILS("run: {device: gpu}\n" BACKBONE, "exp.yaml:1:15: run.device: 'gpu' is not a device (expected cpu or cuda:N)");
-    const char *bad[] = {"cuda", "cuda:", "cuda:x", "cuda:-1", "cuda:1a", "CPU", "cuda:123456"};
+    const char *bad[] = {"cuda:", "cuda:x", "cuda:-1", "cuda:1a", "CPU", "cuda:123456"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[128];
         snprintf(text, sizeof text, "run: {device: '%s'}\n" BACKBONE, bad[i]);
         FAILS(text, "run.device: ", "is not a device");
     }
-    vt_cfg *cfg = load_text("run: {device: 'cuda:0'}\n" BACKBONE);
+    vt_cfg *cfg = load_text("run: {device: 'cuda:2'}\n" BACKBONE);
     vt_experiment *e = load_ok(cfg, NULL);
+    ck_assert_int_eq(e->run.cuda_index, 2);
+    vt_experiment_free(e);
+    vt_cfg_free(cfg);
+    cfg = load_text("run: {device: cuda}\n" BACKBONE); /* cuda alone is cuda:0 */
+    e = load_ok(cfg, NULL);
     ck_assert_int_eq(e->run.cuda_index, 0);
     vt_experiment_free(e);
     vt_cfg_free(cfg);

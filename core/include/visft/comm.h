@@ -3,7 +3,8 @@
  * A vt_comm is a rank, a world size and a small table of collectives. Implementations:
  *   - vt_comm_single():      world 1, every collective a no-op (the default, always available);
  *   - vt_comm_mpi_create():  OpenMPI over MPI_COMM_WORLD (CPU buffers; VT_EUNSUPPORTED in builds without MPI);
- *   - (later) NCCL:          fills the same table for device buffers.
+ *   - vt_comm_nccl_open():   NCCL for CUDA devices (builds with the CUDA backend): gradients are reduced on
+ *                            the device; host values (losses, flags) are staged through it.
  * Collectives are blocking and must be called by every rank in the same order with the same sizes. */
 #ifndef VISFT_COMM_H
 #define VISFT_COMM_H
@@ -47,6 +48,14 @@ vt_status vt_comm_mpi_create(int *argc, char ***argv, vt_comm **out, vt_err *err
 /* True when this build has the MPI communicator. */
 bool vt_comm_mpi_available(void);
 
+/* True when this build has the NCCL communicator (the CUDA backend). */
+bool vt_comm_has_nccl(void);
+/* An NCCL communicator on CUDA device `device`. init_url "tcp://HOST:PORT" (rank 0's host; every rank passes the
+ * same URL and world size) bootstraps over TCP with the given rank and world size; init_url NULL bootstraps
+ * over MPI under mpirun (rank and world size from MPI; MPI is initialised if needed). VT_EUNSUPPORTED in builds
+ * without NCCL; VT_EINVAL for a malformed URL, rank or world size. */
+vt_status vt_comm_nccl_open(const char *init_url, int rank, int world_size, int device, vt_comm **out, vt_err *err);
+
 /* MPI when launched under mpirun (OMPI_COMM_WORLD_SIZE or PMI_SIZE set, > 1) and built with MPI; otherwise
  * the single communicator. Launched under mpirun in a build without MPI is an error (each rank would silently
  * train alone). */
@@ -66,7 +75,9 @@ void vt_comm_destroy(vt_comm *c); /* NULL is fine */
  * packs them in list order into buckets of at most bucket_bytes (0: VT_COMM_BUCKET_BYTES; a gradient larger
  * than a bucket is reduced in bucket-sized pieces), one allreduce per bucket, and unpacks. Parameters without
  * a gradient are skipped, so every rank must have gradients for the same parameters. Gradients must be
- * contiguous f32 CPU tensors. *n_calls (may be NULL) receives the number of allreduce calls made. */
+ * contiguous f32 tensors: on the CPU, or on a device (with the NCCL communicator they are reduced in place on
+ * the device, one call per gradient; with a host communicator through host copies). *n_calls (may be NULL)
+ * receives the number of allreduce calls made. */
 vt_status vt_comm_allreduce_grads_ex(vt_comm *c, const vt_tensor_list *params, bool average, size_t bucket_bytes,
                                      size_t *n_calls, vt_err *err);
 vt_status vt_comm_allreduce_grads(vt_comm *c, const vt_tensor_list *params, bool average, vt_err *err);

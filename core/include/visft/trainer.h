@@ -53,6 +53,8 @@ typedef struct vt_trainer_opts {
     /* Data-parallel (visft/comm.h): shards each task's loader by rank, global batch = batch_size, loss and
      * gradients averaged over ranks. NULL (or world size 1): single process. Not owned. */
     struct vt_comm *comm;
+    /* Added to run.device's CUDA index: each data-parallel rank takes its own GPU (its local rank). 0 = none. */
+    int device_offset;
 } vt_trainer_opts;
 
 vt_trainer_opts vt_trainer_defaults(void);

@@ -108,7 +108,16 @@ static vt_status ctx_fail(vt_ctx *ctx, vt_err *err, const char *what) {
                       e && e->code ? e->msg : "failed");
 }
 
-static vt_status check_targets(const vt_detr_targets *t, int64_t B, int64_t C, vt_err *err) {
+/* t itself on the CPU, else a host copy in the current scope (targets live on the backbone's device). */
+static vt_tensor *on_host(vt_ctx *ctx, vt_tensor *t) {
+    if (!t || t->device.kind == VT_DEVICE_CPU) return t;
+    vt_no_grad_begin(ctx);
+    vt_tensor *h = vt_to_device(ctx, t, vt_cpu());
+    vt_no_grad_end(ctx);
+    return h;
+}
+
+static vt_status check_targets(vt_ctx *ctx, const vt_detr_targets *t, int64_t B, int64_t C, vt_err *err) {
     if (!t->boxes || !t->labels || !t->image)
         return vt_err_set(err, VT_EINVAL, "detr: the batch lacks a \"%s\" target",
                           !t->boxes ? "boxes" : !t->labels ? "box_labels" : "box_image");
@@ -119,7 +128,9 @@ static vt_status check_targets(const vt_detr_targets *t, int64_t B, int64_t C, v
         t->image->ndim != 1 || t->image->shape[0] != N || !vt_is_contiguous(t->labels) || !vt_is_contiguous(t->image))
         return vt_err_set(err, VT_EINVAL, "detr: \"box_labels\" and \"box_image\" must be [%lld] i64", (long long)N);
     /* the matcher indexes with these: range-check them here so bad data is an error, not a crash */
-    const int64_t *lab = vt_i64(t->labels), *img = vt_i64(t->image);
+    vt_tensor *hl = on_host(ctx, t->labels), *hi = on_host(ctx, t->image);
+    if (!hl || !hi) return ctx_fail(ctx, err, "targets to host");
+    const int64_t *lab = vt_i64(hl), *img = vt_i64(hi);
     for (int64_t i = 0; i < N; i++) {
         if (lab[i] < 0 || lab[i] >= C)
             return vt_err_set(err, VT_EINVAL, "detr: box_labels[%lld] = %lld is outside [0, %lld)", (long long)i,
@@ -136,7 +147,7 @@ static vt_status detr_loss(void *self, struct vt_ctx *ctx, struct vt_tensor *fea
     detr_head *h = self;
     vt_detr_targets t = vt_detr_targets_from_batch(batch);
     int64_t B = features && features->ndim == 4 ? features->shape[0] : 0;
-    vt_status st = check_targets(&t, B, h->net.s.num_classes, err);
+    vt_status st = check_targets(ctx, &t, B, h->net.s.num_classes, err);
     if (st != VT_OK) return st;
     st = detr_net_forward(&h->net, ctx, features, h->layers, err);
     if (st != VT_OK) return st;
@@ -163,8 +174,9 @@ static vt_status detr_predict(void *self, struct vt_ctx *ctx, struct vt_tensor *
     vt_no_grad_end(ctx);
     if (st != VT_OK) return st;
     const vt_detr_pred *fin = &h->layers[h->net.s.dec_layers - 1];
-    vt_tensor *prob = vt_contiguous(ctx, vt_softmax(ctx, fin->logits, 2));
-    vt_tensor *bx = vt_contiguous(ctx, fin->boxes);
+    /* the top-k selection runs on the host: outputs are CPU tensors whatever the backbone's device */
+    vt_tensor *prob = on_host(ctx, vt_contiguous(ctx, vt_softmax(ctx, fin->logits, 2)));
+    vt_tensor *bx = on_host(ctx, vt_contiguous(ctx, fin->boxes));
     if (!prob || !bx) return ctx_fail(ctx, err, "predict");
     int64_t B = prob->shape[0], Q = prob->shape[1], C1 = prob->shape[2], K = h->top_k < Q ? h->top_k : Q;
     /* pixels of the batch image (the transformed one the boxes were normalised against) */

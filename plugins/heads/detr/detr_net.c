@@ -212,7 +212,10 @@ vt_status detr_net_forward(detr_net *n, vt_ctx *c, vt_tensor *features, vt_detr_
     src = vt_concat(c, 2, (vt_tensor *[]){task, src}, 1); /* [B, 1 + HW, E] */
     /* the task token sits outside the grid: zero position */
     vt_tensor *grid = detr_sine_pos(c, H, W, E);
-    vt_tensor *pos = vt_unsqueeze(c, vt_concat(c, 2, (vt_tensor *[]){vt_zeros(c, VT_F32, 2, (int64_t[]){1, E}), grid}, 0), 0);
+    /* position encodings are made on the host and moved to the features' device (constants: no gradient) */
+    vt_device dev = features->device;
+    vt_tensor *pos = vt_to_device(
+        c, vt_unsqueeze(c, vt_concat(c, 2, (vt_tensor *[]){vt_zeros(c, VT_F32, 2, (int64_t[]){1, E}), grid}, 0), 0), dev);
     vt_tensor *h = src;
     for (int64_t l = 0; l < s->enc_layers; l++) {
         const detr_enc_layer *L = &n->enc[l];
@@ -222,10 +225,11 @@ vt_status detr_net_forward(detr_net *n, vt_ctx *c, vt_tensor *features, vt_detr_
     }
     vt_tensor *memory = vt_linear(c, vt_add(c, src, h), n->mem_w, n->mem_b); /* [B, 1 + HW, Dd] */
     vt_tensor *dgrid = detr_sine_pos(c, H, W, Dd);
-    vt_tensor *mpos = vt_unsqueeze(c, vt_concat(c, 2, (vt_tensor *[]){vt_zeros(c, VT_F32, 2, (int64_t[]){1, Dd}), dgrid}, 0), 0);
+    vt_tensor *mpos = vt_to_device(
+        c, vt_unsqueeze(c, vt_concat(c, 2, (vt_tensor *[]){vt_zeros(c, VT_F32, 2, (int64_t[]){1, Dd}), dgrid}, 0), 0), dev);
     vt_tensor *mem_k = vt_add(c, memory, mpos);
     vt_tensor *qpos = vt_unsqueeze(c, n->query_pos, 0); /* [1, Q, Dd] */
-    vt_tensor *tgt = vt_zeros(c, VT_F32, 3, (int64_t[]){B, Q, Dd});
+    vt_tensor *tgt = vt_zeros_on(c, dev, VT_F32, 3, (int64_t[]){B, Q, Dd});
     for (int64_t l = 0; l < s->dec_layers; l++) {
         const detr_dec_layer *L = &n->dec[l];
         vt_tensor *qk = vt_add(c, tgt, qpos);

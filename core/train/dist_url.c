@@ -1,6 +1,6 @@
 /* "tcp://HOST:PORT" parser (see tcp_url.h). Explicit character ranges rather than <ctype.h>, so the
  * accepted set does not depend on the locale. */
-#include "tcp_url.h"
+#include "train/dist_url.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
-/* Parser for the "tcp://HOST:PORT" rendezvous address of the NCCL communicator's TCP bootstrap.
+/* Parser for the "tcp://HOST:PORT" rendezvous address of the NCCL communicator's TCP bootstrap (kernels/cuda/comm_nccl.c).
  * Pure C with no CUDA dependency, so it can be unit-tested on machines without a GPU. */
-#ifndef VISFT_KERNELS_CUDA_TCP_URL_H
-#define VISFT_KERNELS_CUDA_TCP_URL_H
+#ifndef VISFT_CORE_TRAIN_DIST_URL_H
+#define VISFT_CORE_TRAIN_DIST_URL_H
 
 #include <stddef.h>
 

@@ -1,12 +1,10 @@
-/* Standalone check of vt_parse_tcp_url (no GPU needed):
- *   gcc -std=c11 -I core/include -I kernels/cuda kernels/cuda/tcp_url_selftest.c kernels/cuda/tcp_url.c \
- *       core/base/error.c -o /tmp/tcp_url_selftest && /tmp/tcp_url_selftest */
-#undef NDEBUG
-#include <assert.h>
+/* The "tcp://HOST:PORT" rendezvous address of `--dist-init` (core/train/dist_url.c): accepted names, IPv4 and
+ * bracketed IPv6, and a one-line error for every malformed form. */
 #include <stdio.h>
 #include <string.h>
 
-#include "tcp_url.h"
+#include "train/dist_url.h"
+#include "vt_test.h"
 
 static void good(const char *url, const char *want_host, int want_port) {
     char host[256];
@@ -14,9 +12,9 @@ static void good(const char *url, const char *want_host, int want_port) {
     vt_err err = {VT_OK, ""};
     int s = vt_parse_tcp_url(url, host, sizeof host, &port, &err);
     if (s != VT_OK) fprintf(stderr, "unexpected failure for '%s': %s\n", url, err.msg);
-    assert(s == VT_OK);
-    assert(strcmp(host, want_host) == 0);
-    assert(port == want_port);
+    ck_assert(s == VT_OK);
+    ck_assert(strcmp(host, want_host) == 0);
+    ck_assert(port == want_port);
 }
 
 /* want_msg: a substring the one-line message must contain. */
@@ -27,14 +25,14 @@ static void bad(const char *url, const char *want_msg) {
     int s = vt_parse_tcp_url(url, host, sizeof host, &port, &err);
     if (s == VT_OK || !strstr(err.msg, want_msg))
         fprintf(stderr, "'%s': got %d '%s', wanted failure containing '%s'\n", url ? url : "(null)", s, err.msg, want_msg);
-    assert(s == VT_EINVAL);
-    assert(err.code == VT_EINVAL);
-    assert(strstr(err.msg, want_msg) != NULL);
-    assert(strchr(err.msg, '\n') == NULL);
-    assert(host[0] == '\0' && port == 0);
+    ck_assert(s == VT_EINVAL);
+    ck_assert(err.code == VT_EINVAL);
+    ck_assert(strstr(err.msg, want_msg) != NULL);
+    ck_assert(strchr(err.msg, '\n') == NULL);
+    ck_assert(host[0] == '\0' && port == 0);
 }
 
-int main(void) {
+START_TEST(parses_good_and_rejects_bad_urls) {
     good("tcp://127.0.0.1:29500", "127.0.0.1", 29500);
     good("tcp://node-01.cluster_a.example:1", "node-01.cluster_a.example", 1);
     good("tcp://localhost:65535", "localhost", 65535);
@@ -86,20 +84,21 @@ int main(void) {
         char small[4];
         int port = 9;
         vt_err err = {VT_OK, ""};
-        assert(vt_parse_tcp_url("tcp://abcd:80", small, sizeof small, &port, &err) == VT_EINVAL);
-        assert(strstr(err.msg, "too long") && small[0] == '\0' && port == 0);
-        assert(vt_parse_tcp_url("tcp://abc:80", small, sizeof small, &port, &err) == VT_OK);
-        assert(strcmp(small, "abc") == 0 && port == 80);
+        ck_assert(vt_parse_tcp_url("tcp://abcd:80", small, sizeof small, &port, &err) == VT_EINVAL);
+        ck_assert(strstr(err.msg, "too long") && small[0] == '\0' && port == 0);
+        ck_assert(vt_parse_tcp_url("tcp://abc:80", small, sizeof small, &port, &err) == VT_OK);
+        ck_assert(strcmp(small, "abc") == 0 && port == 80);
     }
     /* NULL outputs and a NULL err are tolerated. */
     {
         int port;
         char h[8];
-        assert(vt_parse_tcp_url("tcp://h:1", NULL, 8, &port, NULL) == VT_EINVAL);
-        assert(vt_parse_tcp_url("tcp://h:1", h, 0, &port, NULL) == VT_EINVAL);
-        assert(vt_parse_tcp_url("tcp://h:1", h, sizeof h, NULL, NULL) == VT_EINVAL);
-        assert(vt_parse_tcp_url("bad", h, sizeof h, &port, NULL) == VT_EINVAL);
+        ck_assert(vt_parse_tcp_url("tcp://h:1", NULL, 8, &port, NULL) == VT_EINVAL);
+        ck_assert(vt_parse_tcp_url("tcp://h:1", h, 0, &port, NULL) == VT_EINVAL);
+        ck_assert(vt_parse_tcp_url("tcp://h:1", h, sizeof h, NULL, NULL) == VT_EINVAL);
+        ck_assert(vt_parse_tcp_url("bad", h, sizeof h, &port, NULL) == VT_EINVAL);
     }
-    printf("ok\n");
-    return 0;
-}
+    }
+END_TEST
+
+VT_TEST_MAIN("dist_url", parses_good_and_rejects_bad_urls)

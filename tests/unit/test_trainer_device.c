@@ -1,0 +1,172 @@
+/* The trainer on a device: the same experiment (a linear_cls and a detr task, both stages, both benchmark
+ * kinds) on the CPU and on the emulated accelerator "emu:0" — host memory that faults when host code touches
+ * it outside kernels, running the CPU's kernels — must give bit-identical weights and benchmark numbers. That
+ * checks every device path of the trainer (parameters moved once, batches copied per step, benchmarks fed
+ * host tensors, device gradients through the optimizer and clipping) without a GPU. Run checkpoints of device
+ * tensors are written and restored too. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "support/testutil.h"
+#include "tensor/internal.h"
+#include "visft/config.h"
+#include "visft/experiment.h"
+#include "visft/trainer.h"
+#include "vt_test.h"
+
+#define SHAPES "{plugin: shapes, image_size: 32, train_size: 64, val_size: 16, test_size: 16}"
+
+static const char *const EXP_YAML =
+    "run: {name: dev, out_dir: /tmp, seed: 5, threads: 1, device: %s}\n"
+    "backbone: {preset: tiny}\n"
+    "tasks:\n"
+    "  cls:\n"
+    "    head: {plugin: linear_cls, num_classes: 8}\n"
+    "    dataset: " SHAPES "\n"
+    "    transforms: [{normalize: {mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}}]\n"
+    "    batch_size: 4\n"
+    "    ratio: 0.5\n"
+    "  det:\n"
+    "    head: {plugin: detr, num_classes: 8, enc_width: 32, enc_layers: 1, enc_heads: 2, enc_ffn: 64,\n"
+    "           dec_width: 32, dec_layers: 2, dec_heads: 2, dec_ffn: 64, num_queries: 6, top_k: 6, dropout: 0.1}\n"
+    "    dataset: " SHAPES "\n"
+    "    transforms: [{normalize: {mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}}]\n"
+    "    batch_size: 4\n"
+    "    ratio: 0.5\n"
+    "stages:\n"
+    "  - {kind: heads, iterations: 3, lr: 0.001, clip_norm: 0.5}\n"
+    "  - {kind: lora, iterations: 4, lr: 0.001, lora: {rank: 2, alpha: 4}}\n"
+    "benchmarks:\n"
+    "  - {plugin: linear_probe, dataset: " SHAPES ", epochs: 2}\n"
+    "  - {plugin: coco_detection, task: det, dataset: " SHAPES ", split: val, num_classes: 8}\n";
+
+typedef struct outcome {
+    float *w;     /* every weight, in list order */
+    size_t n;
+    double bench[64];
+    size_t n_bench;
+} outcome;
+
+static void append(outcome *o, const vt_tensor_list *l) {
+    for (size_t i = 0; i < l->n; i++) {
+        vt_tensor *t = l->items[i].tensor;
+        size_t k = (size_t)vt_numel(t);
+        o->w = realloc(o->w, (o->n + k) * sizeof *o->w);
+        ck_assert_ptr_nonnull(o->w);
+        ck_assert_int_eq(vt_tensor_read_bytes(t, o->w + o->n), VT_OK);
+        o->n += k;
+    }
+}
+
+/* Trains (and benchmarks after) on device dev; with run_dir, writes run checkpoints there. */
+static void train_on(const char *dev, const char *run_dir, outcome *o) {
+    char yaml[4096];
+    snprintf(yaml, sizeof yaml, EXP_YAML, dev);
+    vt_err err = {0};
+    vt_cfg *cfg = NULL;
+    vt_registry *reg = NULL;
+    vt_experiment *exp = NULL;
+    ck_assert_int_eq(vt_cfg_load_string(yaml, strlen(yaml), "dev.yaml", VT_CFG_NO_BASE, &cfg, &err), VT_OK);
+    ck_assert_int_eq(vt_registry_create(&reg, &err), VT_OK);
+    ck_assert_int_eq(vt_registry_add_path(reg, VISFT_BUILD_DIR "/plugins", &err), VT_OK);
+    ck_assert_int_eq(vt_registry_load(reg, &err), VT_OK);
+    ck_assert_msg(vt_experiment_load(cfg, reg, &exp, &err) == VT_OK, "%s", err.msg);
+    vt_trainer_opts opts = vt_trainer_defaults();
+    opts.workers = 0;
+    opts.run_dir = run_dir;
+    opts.checkpoints = run_dir != NULL;
+    vt_trainer *t = NULL;
+    ck_assert_msg(vt_trainer_create(exp, reg, &opts, &t, &err) == VT_OK, "%s: %s", dev, err.msg);
+    ck_assert_msg(vt_trainer_run_stages(t, &err) == VT_OK, "%s: %s", dev, err.msg);
+    vt_bench_values after = {0};
+    ck_assert_msg(vt_trainer_run_benchmarks(t, "after", &after, &err) == VT_OK, "%s: %s", dev, err.msg);
+    memset(o, 0, sizeof *o);
+    append(o, &vt_trainer_backbone(t)->params);
+    append(o, vt_trainer_lora_params(t));
+    vt_tensor_list heads;
+    vt_tensor_list_init(&heads);
+    ck_assert_int_eq(vt_trainer_head_params(t, &heads, &err), VT_OK);
+    append(o, &heads);
+    vt_tensor_list_free(&heads);
+    for (size_t i = 0; i < after.n && i < 64; i++) o->bench[o->n_bench++] = after.v[i].value;
+    vt_bench_values_free(&after);
+    vt_trainer_destroy(t);
+    vt_experiment_free(exp);
+    vt_registry_destroy(reg);
+    vt_cfg_free(cfg);
+}
+
+static void expect_equal(const outcome *a, const outcome *b) {
+    ck_assert_uint_eq(a->n, b->n);
+    size_t diff = 0, first = 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (memcmp(&a->w[i], &b->w[i], sizeof(float)) && diff++ == 0) first = i;
+    ck_assert_msg(diff == 0, "%zu of %zu weights differ (first at %zu: %.9g vs %.9g)", diff, a->n, first,
+                  a->w[first], b->w[first]);
+    ck_assert_uint_eq(a->n_bench, b->n_bench);
+    ck_assert_uint_gt(a->n_bench, 0);
+    for (size_t i = 0; i < a->n_bench; i++)
+        ck_assert_msg(a->bench[i] == b->bench[i] || (isnan(a->bench[i]) && isnan(b->bench[i])),
+                      "benchmark value %zu: %.9g vs %.9g", i, a->bench[i], b->bench[i]);
+}
+
+START_TEST(test_emu_training_equals_cpu_training) {
+    outcome cpu, emu;
+    train_on("cpu", NULL, &cpu);
+    train_on("emu:0", NULL, &emu);
+    expect_equal(&cpu, &emu);
+    free(cpu.w);
+    free(emu.w);
+}
+END_TEST
+
+START_TEST(test_device_checkpoints_round_trip) {
+    char dir[] = "/tmp/vt_trainer_dev_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    outcome a;
+    train_on("emu:0", dir, &a); /* run checkpoints of device tensors at each stage end */
+    /* a second trainer on the device resumes the finished run: its weights are the checkpoint's */
+    char yaml[4096];
+    snprintf(yaml, sizeof yaml, EXP_YAML, "emu:0");
+    vt_err err = {0};
+    vt_cfg *cfg = NULL;
+    vt_registry *reg = NULL;
+    vt_experiment *exp = NULL;
+    ck_assert_int_eq(vt_cfg_load_string(yaml, strlen(yaml), "dev.yaml", VT_CFG_NO_BASE, &cfg, &err), VT_OK);
+    ck_assert_int_eq(vt_registry_create(&reg, &err), VT_OK);
+    ck_assert_int_eq(vt_registry_add_path(reg, VISFT_BUILD_DIR "/plugins", &err), VT_OK);
+    ck_assert_int_eq(vt_registry_load(reg, &err), VT_OK);
+    ck_assert_int_eq(vt_experiment_load(cfg, reg, &exp, &err), VT_OK);
+    vt_trainer_opts opts = vt_trainer_defaults();
+    opts.workers = 0;
+    opts.run_dir = dir;
+    vt_trainer *t = NULL;
+    ck_assert_msg(vt_trainer_create(exp, reg, &opts, &t, &err) == VT_OK, "%s", err.msg);
+    ck_assert_msg(vt_trainer_resume(t, dir, &err) == VT_OK, "%s", err.msg);
+    outcome b;
+    memset(&b, 0, sizeof b);
+    append(&b, &vt_trainer_backbone(t)->params);
+    append(&b, vt_trainer_lora_params(t));
+    vt_tensor_list heads;
+    vt_tensor_list_init(&heads);
+    ck_assert_int_eq(vt_trainer_head_params(t, &heads, &err), VT_OK);
+    append(&b, &heads);
+    vt_tensor_list_free(&heads);
+    ck_assert_uint_eq(a.n, b.n);
+    ck_assert_msg(memcmp(a.w, b.w, a.n * sizeof(float)) == 0, "restored weights differ from the trained ones");
+    vt_trainer_destroy(t);
+    vt_experiment_free(exp);
+    vt_registry_destroy(reg);
+    vt_cfg_free(cfg);
+    free(a.w);
+    free(b.w);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+VT_TEST_MAIN("trainer_device", test_emu_training_equals_cpu_training, test_device_checkpoints_round_trip)

@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all setup build test test-sanitize long-check bench clean golden quickstart
+.PHONY: all setup build test test-sanitize long-check bench clean golden quickstart gpu-check
 
 all: build
 
@@ -20,9 +20,10 @@ build: setup
 test: build
 	@scripts/test.sh $(BUILD)
 
-# The same suite built with ASan + UBSan.
+# The same suite built with ASan + UBSan. Without the CUDA backend: the CUDA runtime and ASan do not mix, and
+# `make test` already compiles and links every CUDA file.
 test-sanitize: setup
-	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVISFT_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVISFT_SANITIZE=ON -DVISFT_CUDA=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 	@scripts/test.sh $(ASAN_BUILD) --no-golden
 
@@ -37,6 +38,10 @@ quickstart: build
 bench: build
 	@$(BUILD)/visft bench gemm
 	@$(BUILD)/visft bench vit
+
+# Everything that needs a GPU (docs/cuda.md): logs and a summary in gpu-logs/.
+gpu-check:
+	@tests/gpu/run.sh gpu-logs
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ViT-S/16 training-step throughput: PyTorch next to visft, on the same threads, with ratios.
+"""ViT training-step throughput: PyTorch next to visft, on the same threads (or the same GPU), with ratios.
 
 Runs each step kind in its own process (so peak RSS is per step kind), PyTorch first, then
 `visft bench vit --json` for the same step; reports medians of --runs timed steps.
@@ -7,8 +7,13 @@ Runs each step kind in its own process (so peak RSS is per step kind), PyTorch f
   full  every weight trained: forward, cross-entropy, backward, AdamW
   lora  frozen backbone, LoRA rank 64 (alpha 1) on the q and v slices of every qkv, AdamW on LoRA only
 
+--model picks the architecture (vit-s-16 default; vit-b-16 and eva01-g-14 are the GPU targets: the PyTorch side
+builds the same widths/depths/heads with tests/ref/vit_model.py, visft the matching preset). On --device cuda the
+PyTorch side uses its fused SDPA, both sides compute in f32 (TF32 off, PyTorch's default for matmul), and
+visft reports TFLOP/s and MFU against its measured GEMM peak.
+
 Usage: /usr/bin/python3 bench/torch_vit.py [--threads 2] [--runs 5] [--batch 8] [--mode both]
-                                           [--visft build/visft] [--device cpu]"""
+                                           [--model vit-s-16] [--visft build/visft] [--device cpu|cuda]"""
 import argparse
 import json
 import os
@@ -20,6 +25,13 @@ import sys
 import time
 
 here = pathlib.Path(__file__).resolve().parent
+
+# name: (PyTorch ViT kwargs, visft preset, image size)
+MODELS = {
+    "vit-s-16": (dict(patch=16, dim=384, depth=12, heads=6, hidden=1536), "vit-s-16", 224),
+    "vit-b-16": (dict(patch=16, dim=768, depth=12, heads=12, hidden=3072), "openclip-vit-b-16", 224),
+    "eva01-g-14": (dict(patch=14, dim=1408, depth=40, heads=16, hidden=6144), "eva01-g-14", 224),
+}
 sys.path.insert(0, str(here.parent / "tests" / "ref"))
 
 
@@ -31,7 +43,11 @@ def worker(args):
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     dev = torch.device(args.device)
-    model = ViT().to(dev)
+    kw, _, size = MODELS[args.model]
+    if dev.type == "cuda":
+        from vit_model import Attention
+        Attention.use_sdpa = True
+    model = ViT(image_size=size, **kw).to(dev)
     if args.mode == "lora":
         for p in model.parameters():
             p.requires_grad_(False)
@@ -40,7 +56,7 @@ def worker(args):
     else:
         params = list(model.parameters())
     opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.05)
-    x = torch.randn(args.batch, 3, 224, 224, device=dev)
+    x = torch.randn(args.batch, 3, size, size, device=dev)
     y = torch.randint(0, 1000, (args.batch,), device=dev)
     times = []
     for i in range(args.warmup + args.runs):
@@ -78,6 +94,7 @@ def main():
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--mode", choices=["full", "lora", "both"], default="both")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--model", choices=sorted(MODELS), default="vit-s-16")
     ap.add_argument("--visft", default=str(here.parent / "build" / "visft"))
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -87,14 +104,15 @@ def main():
         print("note: fewer than 5 runs; medians are noisy", file=sys.stderr)
     modes = ["full", "lora"] if args.mode == "both" else [args.mode]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads))
-    print(f"ViT-S/16, 224 px, batch {args.batch}, {args.threads} threads, median of {args.runs} steps")
+    where = f"{args.threads} threads" if args.device == "cpu" else args.device
+    print(f"{args.model}, {MODELS[args.model][2]} px, batch {args.batch}, {where}, median of {args.runs} steps")
     print(f"{'step':<6} {'impl':<8} {'img/s':>8} {'GFLOP/s':>9} {'peak RSS MiB':>13}")
     for mode in modes:
         common = ["--threads", str(args.threads), "--runs", str(args.runs), "--warmup", str(args.warmup),
                   "--batch", str(args.batch)]
-        pt = run_json([sys.executable, __file__, "--worker", "--mode", mode, "--device", args.device] + common,
-                      env)[0]
-        vcmd = [args.visft, "bench", "vit", "--mode", mode, "--json"] + common
+        pt = run_json([sys.executable, __file__, "--worker", "--mode", mode, "--device", args.device,
+                       "--model", args.model] + common, env)[0]
+        vcmd = [args.visft, "bench", "vit", "--mode", mode, "--json", "--model", MODELS[args.model][1]] + common
         if args.device != "cpu":
             vcmd += ["--device", args.device]
         vt = [r for r in run_json(vcmd, env) if r.get("mode") == mode][0]

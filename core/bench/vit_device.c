@@ -112,8 +112,10 @@ static vt_status run_mode(const vt_bench_opts *o, const vt_vit_config *cfg0, vt_
                 mode, o->model, cfg.image_size, (long long)B, dn, B / t, tflops, 100 * tflops / peak, peak, t, runs);
         if (o->json)
             fprintf(out, "{\"impl\":\"visft\",\"device\":\"%s\",\"mode\":\"%s\",\"model\":\"%s\",\"batch\":%lld,"
-                         "\"img_s\":%.4f,\"step_s\":%.6f,\"tflops\":%.3f,\"gemm_peak_tflops\":%.3f,\"mfu\":%.4f}\n",
-                    dn, mode, o->model, (long long)B, B / t, t, tflops, peak, tflops / peak);
+                         "\"img_s\":%.4f,\"step_s\":%.6f,\"gflops\":%.1f,\"tflops\":%.3f,\"gemm_peak_tflops\":%.3f,"
+                         "\"mfu\":%.4f,\"peak_rss_mib\":%.1f}\n",
+                    dn, mode, o->model, (long long)B, B / t, t, tflops * 1e3, tflops, peak, tflops / peak,
+                    vt_bench_peak_rss_mib());
     }
     vt_optim_destroy(opt);
     vt_vit_destroy(m);

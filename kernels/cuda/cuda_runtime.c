@@ -6,7 +6,11 @@
  * split in four), a free list of device pointers per class per device, cudaMalloc only on a miss. All work of
  * a context on a device runs on its one stream, so a freed block can be reused at once: the stream orders the
  * reuse after every earlier use. On cudaMalloc failure the cache is returned to the driver and the allocation
- * retried once before the error is reported. */
+ * retried once before the error is reported.
+ *
+ * Host-to-device copies go through pinned staging buffers (two per device, used in turn): the host copies into
+ * one and the transfer is queued asynchronously, so the host goes on preparing the next batch while the GPU
+ * runs; an event per buffer says when it may be refilled. */
 #include <cudnn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,10 +30,22 @@ typedef struct block_list {
     size_t n, cap;
 } block_list;
 
+#define STAGE_SLOTS 2
+#define STAGE_MAX_BYTES ((size_t)256 << 20) /* larger copies go straight from pageable memory */
+
+typedef struct stage_slot {
+    void *host;        /* pinned (cudaHostAlloc) */
+    size_t bytes;
+    cudaEvent_t done;  /* recorded after the transfer that last read it */
+    bool pending;
+} stage_slot;
+
 typedef struct cuda_dev {
     vt_cuda_state s;
     block_list cache[NCLASSES];
     vt_mem_stats stats;
+    stage_slot stage[STAGE_SLOTS];
+    int next_stage;
 } cuda_dev;
 
 typedef struct cuda_ctx {
@@ -239,6 +255,10 @@ static void dev_destroy(cuda_dev *d) {
     if (!d) return;
     cudaSetDevice(d->s.device);
     if (d->s.stream) trim_dev(d);
+    for (int i = 0; i < STAGE_SLOTS; i++) {
+        if (d->stage[i].host) cudaFreeHost(d->stage[i].host);
+        if (d->stage[i].done) cudaEventDestroy(d->stage[i].done);
+    }
     for (int i = 0; i < NCLASSES; i++) free(d->cache[i].ptrs);
     if (d->s.lt_workspace) cudaFree(d->s.lt_workspace);
     if (d->s.lt) cublasLtDestroy(d->s.lt);
@@ -263,6 +283,40 @@ void vt_cuda_scratch_free(vt_ctx *c, void *p, size_t nbytes) {
     int cls = size_class(nbytes ? nbytes : 1, &cap);
     if (cls < 0) cap = ((nbytes ? nbytes : 1) + 511) & ~(size_t)511;
     mem_free(c, vt_ctx_current_device(c), p, cap);
+}
+
+/* ---- pinned staging ---- */
+
+/* Queues dst (device) = src (host bytes) through the next pinned slot; false when staging is not possible
+ * (too large, or pinned memory unavailable): the caller copies from pageable memory instead. */
+static bool staged_upload(vt_ctx *c, cuda_dev *d, void *dst, const void *src, size_t n, bool *ok) {
+    *ok = true;
+    if (n > STAGE_MAX_BYTES) return false;
+    stage_slot *sl = &d->stage[d->next_stage];
+    if (sl->pending && !(*ok = vt_cuda_ok(c, cudaEventSynchronize(sl->done), "staging wait"))) return true;
+    sl->pending = false;
+    if (sl->bytes < n) {
+        if (sl->host) cudaFreeHost(sl->host);
+        sl->host = NULL;
+        sl->bytes = 0;
+        size_t want = n < ((size_t)1 << 20) ? ((size_t)1 << 20) : n;
+        if (cudaHostAlloc(&sl->host, want, cudaHostAllocDefault) != cudaSuccess) {
+            cudaGetLastError();
+            sl->host = NULL;
+            return false;
+        }
+        sl->bytes = want;
+    }
+    if (!sl->done && cudaEventCreateWithFlags(&sl->done, cudaEventDisableTiming) != cudaSuccess) {
+        cudaGetLastError();
+        return false;
+    }
+    memcpy(sl->host, src, n);
+    *ok = vt_cuda_ok(c, cudaMemcpyAsync(dst, sl->host, n, cudaMemcpyHostToDevice, d->s.stream), "copy host -> device") &&
+          vt_cuda_ok(c, cudaEventRecord(sl->done, d->s.stream), "staging event");
+    sl->pending = *ok;
+    d->next_stage = (d->next_stage + 1) % STAGE_SLOTS;
+    return true;
 }
 
 /* ---- copies and fills ---- */
@@ -294,10 +348,14 @@ static vt_status mem_copy(vt_ctx *c, vt_tensor *dst, const vt_tensor *src) {
         }
         vt_tensor *d = dst;
         if (!vt_is_contiguous(dst) && !(d = vt_empty_on(c, dst->device, dst->dtype, dst->ndim, dst->shape))) goto fail;
-        /* from pageable memory the call returns once the source has been staged, so h may be freed after */
-        if (!vt_cuda_ok(c, cudaMemcpyAsync(d->data, h->data, vt_nbytes(d), cudaMemcpyHostToDevice, s->stream),
-                        "copy host -> device"))
-            goto fail;
+        bool ok;
+        cuda_dev *cd = dev_of(c, dst->device.index);
+        if (!cd) goto fail;
+        if (!staged_upload(c, cd, d->data, h->data, vt_nbytes(d), &ok))
+            /* from pageable memory the call returns once the source has been staged, so h may be freed after */
+            ok = vt_cuda_ok(c, cudaMemcpyAsync(d->data, h->data, vt_nbytes(d), cudaMemcpyHostToDevice, s->stream),
+                            "copy host -> device");
+        if (!ok) goto fail;
         if (d != dst) st = vt_cuda_copy_on_device(c, dst, d);
     } else {
         /* device -> host: contiguous on the device first, one transfer, convert/scatter on the host */

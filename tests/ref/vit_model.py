@@ -28,6 +28,9 @@ class LoRAQKV(nn.Module):
 
 
 class Attention(nn.Module):
+    # bench/torch_vit.py --device cuda turns this on: PyTorch eager with its fused SDPA, the fair GPU baseline.
+    use_sdpa = False
+
     def __init__(self, dim, heads):
         super().__init__()
         self.heads = heads
@@ -41,6 +44,9 @@ class Attention(nn.Module):
         if self.lora is not None:
             qkv = self.lora(x, qkv)
         q, k, v = qkv.reshape(B, L, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
+        if Attention.use_sdpa:
+            x = nn.functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(B, L, D)
+            return self.proj(x)
         attn = (q @ k.transpose(-2, -1)) * (D // self.heads) ** -0.5
         x = (attn.softmax(-1) @ v).transpose(1, 2).reshape(B, L, D)
         return self.proj(x)

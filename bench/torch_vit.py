@@ -10,7 +10,8 @@ Runs each step kind in its own process (so peak RSS is per step kind), PyTorch f
 --model picks the architecture (vit-s-16 default; vit-b-16 and eva01-g-14 are the GPU targets: the PyTorch side
 builds the same widths/depths/heads with tests/ref/vit_model.py, visft the matching preset). On --device cuda the
 PyTorch side uses its fused SDPA, both sides compute in f32 (TF32 off, PyTorch's default for matmul), and
-visft reports TFLOP/s and MFU against its measured GEMM peak.
+visft reports TFLOP/s and MFU against its measured GEMM peak. --precision bf16 runs PyTorch under bf16 autocast
+and visft's GEMMs on bf16 inputs (f32 weights and accumulation in both).
 
 Usage: /usr/bin/python3 bench/torch_vit.py [--threads 2] [--runs 5] [--batch 8] [--mode both]
                                            [--model vit-s-16] [--visft build/visft] [--device cpu|cuda]"""
@@ -61,7 +62,8 @@ def worker(args):
     times = []
     for i in range(args.warmup + args.runs):
         t0 = time.perf_counter()
-        loss = F.cross_entropy(model(x), y)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+            loss = F.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -95,6 +97,8 @@ def main():
     ap.add_argument("--mode", choices=["full", "lora", "both"], default="both")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--model", choices=sorted(MODELS), default="vit-s-16")
+    ap.add_argument("--precision", choices=["f32", "bf16"], default="f32",
+                    help="bf16: autocast (PyTorch) / GEMMs on bf16 inputs (visft), f32 weights in both")
     ap.add_argument("--visft", default=str(here.parent / "build" / "visft"))
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -111,8 +115,9 @@ def main():
         common = ["--threads", str(args.threads), "--runs", str(args.runs), "--warmup", str(args.warmup),
                   "--batch", str(args.batch)]
         pt = run_json([sys.executable, __file__, "--worker", "--mode", mode, "--device", args.device,
-                       "--model", args.model] + common, env)[0]
-        vcmd = [args.visft, "bench", "vit", "--mode", mode, "--json", "--model", MODELS[args.model][1]] + common
+                       "--model", args.model, "--precision", args.precision] + common, env)[0]
+        vcmd = [args.visft, "bench", "vit", "--mode", mode, "--json", "--model", MODELS[args.model][1],
+                "--precision", args.precision] + common
         if args.device != "cpu":
             vcmd += ["--device", args.device]
         vt = [r for r in run_json(vcmd, env) if r.get("mode") == mode][0]

@@ -137,6 +137,13 @@ vt_mem_stats vt_ctx_mem_stats(const vt_ctx *c) { return c->alloc.stats; }
 void vt_ctx_reset_peak(vt_ctx *c) { c->alloc.stats.peak_bytes = c->alloc.stats.live_bytes; }
 void vt_ctx_trim(vt_ctx *c) { vt_alloc_trim(&c->alloc); }
 
+bool vt_ctx_set_autocast(vt_ctx *c, vt_dtype dt) {
+    if (dt != VT_F32 && dt != VT_BF16) return false;
+    c->autocast = dt;
+    return true;
+}
+vt_dtype vt_ctx_autocast(const vt_ctx *c) { return c->autocast; }
+
 void vt_ctx_set_profiling(vt_ctx *c, bool on) { c->profiling = on; }
 bool vt_ctx_profiling(const vt_ctx *c) { return c->profiling; }
 void vt_ctx_profile_add(vt_ctx *c, int family, double seconds, double flops) {

@@ -19,6 +19,7 @@ typedef struct vt_bench_opts {
     bool json;         /* also print one JSON object per result line to out */
     bool grad_checkpoint; /* vit: recompute blocks in backward */
     int image_size;       /* vit: 0 = the preset's */
+    bool bf16;            /* vit: GEMMs under bf16 autocast (f32 weights and accumulation) */
 } vt_bench_opts;
 
 vt_status vt_bench_gemm(const vt_bench_opts *o, FILE *out, vt_err *err);

@@ -82,6 +82,7 @@ static vt_status run_infer(const vt_bench_opts *o, FILE *out, vt_err *err) {
     vt_ctx_options co = {.threads = o->threads, .seed = 1};
     vt_ctx *c = vt_ctx_create(&co);
     if (!c) return vt_err_set(err, VT_ENOMEM, "bench vit: out of memory");
+    if (o->bf16) vt_ctx_set_autocast(c, VT_BF16);
     double t_build = vt_now();
     vt_vit *m = vt_vit_create(c, &cfg, err);
     if (!m) {
@@ -134,6 +135,7 @@ static vt_status run_mode(const vt_bench_opts *o, const char *mode, FILE *out, v
     vt_ctx_options co = {.threads = o->threads, .seed = 1};
     vt_ctx *c = vt_ctx_create(&co);
     if (!c) return vt_err_set(err, VT_ENOMEM, "bench vit: out of memory");
+    if (o->bf16) vt_ctx_set_autocast(c, VT_BF16);
     step_setup s = {0};
     vt_tensor_list_init(&s.lora);
     vt_status st = VT_OK;

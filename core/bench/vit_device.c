@@ -3,8 +3,8 @@
  * The model is built (randomly initialised) on the host and its parameters moved to the device; inputs live
  * on the device. Each timed step ends with a device synchronisation, so the median step time is wall time of
  * finished work. Reports img/s, achieved TFLOP/s (full = 3x forward FLOPs, LoRA = 2x) and MFU against the
- * GEMM peak measured on the same device in the same run (a large square f32 GEMM through the backend, i.e.
- * cuBLASLt in the precision the step itself uses). */
+ * GEMM peak measured on the same device in the same run (a large square GEMM through the backend, i.e.
+ * cuBLASLt in the precision the step itself uses: f32, or bf16 operands under --precision bf16). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +55,7 @@ static vt_status run_mode(const vt_bench_opts *o, const vt_vit_config *cfg0, vt_
     vt_ctx_options co = {.threads = o->threads, .seed = 1};
     vt_ctx *c = vt_ctx_create(&co);
     if (!c) return vt_err_set(err, VT_ENOMEM, "bench vit: out of memory");
+    if (o->bf16) vt_ctx_set_autocast(c, VT_BF16);
     vt_tensor_list adapters;
     vt_tensor_list_init(&adapters);
     vt_optim *opt = NULL;
@@ -107,9 +108,11 @@ static vt_status run_mode(const vt_bench_opts *o, const vt_vit_config *cfg0, vt_
     } else {
         double t = vt_bench_median(times, runs), fwd = vt_vit_forward_flops(&cfg, (int)B);
         double tflops = (lora ? 2 : 3) * fwd / t / 1e12;
-        fprintf(out, "%-5s %s %dpx batch %lld on %s (f32): %.2f img/s, %.1f TFLOP/s, MFU %.0f%% of the measured f32 "
+        const char *prec = o->bf16 ? "bf16" : "f32";
+        fprintf(out, "%-5s %s %dpx batch %lld on %s (%s): %.2f img/s, %.1f TFLOP/s, MFU %.0f%% of the measured %s "
                      "GEMM peak %.1f TFLOP/s, step %.4f s (median of %d)\n",
-                mode, o->model, cfg.image_size, (long long)B, dn, B / t, tflops, 100 * tflops / peak, peak, t, runs);
+                mode, o->model, cfg.image_size, (long long)B, dn, prec, B / t, tflops, 100 * tflops / peak, prec, peak,
+                t, runs);
         if (o->json)
             fprintf(out, "{\"impl\":\"visft\",\"device\":\"%s\",\"mode\":\"%s\",\"model\":\"%s\",\"batch\":%lld,"
                          "\"img_s\":%.4f,\"step_s\":%.6f,\"gflops\":%.1f,\"tflops\":%.3f,\"gemm_peak_tflops\":%.3f,"
@@ -139,6 +142,7 @@ vt_status vt_bench_vit_device(const vt_bench_opts *o, vt_device dev, FILE *out, 
     if (cfg.num_classes == 0) cfg.num_classes = 1000, cfg.embed_dim = 0;
     vt_ctx *c = vt_ctx_create(NULL);
     if (!c) return vt_err_set(err, VT_ENOMEM, "bench vit: out of memory");
+    if (o->bf16) vt_ctx_set_autocast(c, VT_BF16); /* the peak in the step's own precision */
     double peak = gemm_peak_tflops(c, dev, 8192);
     if (peak <= 0) {
         vt_err_set(err, VT_EDEVICE, "bench vit: GEMM peak measurement failed: %s", vt_ctx_error(c)->msg);

@@ -7,7 +7,7 @@
 #include "cli/commands.h"
 
 typedef struct bench_args {
-    const char *threads, *runs, *warmup, *batch, *model, *mode, *image_size, *device;
+    const char *threads, *runs, *warmup, *batch, *model, *mode, *image_size, *device, *precision;
     bool json, grad_checkpoint;
 } bench_args;
 
@@ -58,6 +58,9 @@ static int vit_run(const vt_cli_io *io, void *vargs) {
     vt_err err = {0};
     vt_device dev = vt_cpu();
     if (a->device && vt_device_parse(a->device, &dev, &err) != VT_OK) return vt_cli_fail(io, "bench: --%s", err.msg);
+    if (a->precision && strcmp(a->precision, "f32") && strcmp(a->precision, "bf16"))
+        return vt_cli_fail(io, "bench: --precision must be f32 or bf16, got '%s'", a->precision);
+    o.bf16 = a->precision && !strcmp(a->precision, "bf16");
     vt_status st = dev.kind == VT_DEVICE_CPU ? vt_bench_vit(&o, io->out, &err) : vt_bench_vit_device(&o, dev, io->out, &err);
     return st == VT_OK ? VT_CLI_OK : vt_cli_fail(io, "%s", err.msg);
 }
@@ -79,6 +82,8 @@ static const vt_cli_option vit_options[] = {
     {"image-size", 0, VT_CLI_STRING, offsetof(bench_args, image_size), "PX", "input size (the preset's)"},
     {"device", 0, VT_CLI_STRING, offsetof(bench_args, device), "DEV",
      "cpu (default) or cuda[:N]: full and LoRA steps on the GPU with TFLOP/s and MFU"},
+    {"precision", 0, VT_CLI_STRING, offsetof(bench_args, precision), "P",
+     "f32 (default) or bf16: GEMMs on bf16 inputs, f32 accumulation and weights"},
     {"grad-checkpoint", 0, VT_CLI_FLAG, offsetof(bench_args, grad_checkpoint), NULL,
      "recompute each block in backward (less activation memory)"},
     {0},

@@ -26,7 +26,7 @@ typedef struct top_sections {
 
 static const vt_param_spec top_specs[] = {
     {.name = "run", .type = VT_PARAM_MAP, .offset = offsetof(top_sections, run), NORANGE,
-     .help = "name, out_dir, seed, device, threads, checkpoint_every, keep_last"},
+     .help = "name, out_dir, seed, device, threads, checkpoint_every, keep_last, precision"},
     {.name = "backbone", .type = VT_PARAM_MAP, .offset = offsetof(top_sections, backbone), .required = true,
      NORANGE, .help = "preset, checkpoint, key_format, image_size"},
     {.name = "text", .type = VT_PARAM_MAP, .offset = offsetof(top_sections, text), NORANGE,
@@ -43,6 +43,8 @@ static const vt_param_spec top_specs[] = {
 };
 #define TOP_PLUGIN_PATHS 6 /* index of plugin_paths above */
 
+static const char *const precisions[] = {"f32", "bf16", NULL};
+
 static const vt_param_spec run_specs[] = {
     {.name = "name", .type = VT_PARAM_STRING, .offset = offsetof(vt_exp_run, name), .default_value = "visft",
      NORANGE, .help = "run name"},
@@ -58,6 +60,8 @@ static const vt_param_spec run_specs[] = {
      .default_value = "0", .min = 0, .max = HUGE_VAL, .help = "run checkpoint every N steps; 0 = at stage ends only"},
     {.name = "keep_last", .type = VT_PARAM_INT, .offset = offsetof(vt_exp_run, keep_last), .default_value = "3",
      .min = 1, .max = 1000000, .help = "run checkpoints kept"},
+    {.name = "precision", .type = VT_PARAM_ENUM, .offset = offsetof(vt_exp_run, precision), .default_value = "f32",
+     .choices = precisions, NORANGE, .help = "f32, or bf16: GEMMs on bf16 inputs with f32 accumulation and f32 weights"},
     VT_PARAM_END,
 };
 

@@ -60,6 +60,7 @@ struct vt_ctx {
     vt_node *node_pool;
     bool profiling;
     vt_profile profile;
+    vt_dtype autocast; /* VT_F32 (off) or VT_BF16: GEMM inputs rounded to bf16 */
     /* Per device kind: the backend's state for this context (CUDA: streams, handles, device caches), and
      * the device index of the last kernel-table lookup. */
     void *backend_state[VT_DEVICE_KINDS];

@@ -124,6 +124,7 @@ vt_status vt_trainer_create(const vt_experiment *exp, vt_registry *reg, const vt
     vt_tensor_list_init(&t->lora);
     vt_ctx_options co = {(int)exp->run.threads, (uint64_t)exp->run.seed};
     t->c = vt_ctx_create(&co);
+    if (t->c && exp->run.precision && !strcmp(exp->run.precision, "bf16")) vt_ctx_set_autocast(t->c, VT_BF16);
     t->host.struct_size = sizeof t->host;
     t->host.run_dir = t->opts.run_dir;
     t->host.host_data = t;

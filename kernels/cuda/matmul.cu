@@ -6,13 +6,16 @@
  * passing B as cuBLAS's first operand and A as its second, with the transpose flags unchanged.
  *
  * Precision: f32 in and out, CUBLAS_COMPUTE_32F (true f32 FMA, no TF32), because the CPU backend is the
- * specification. TF32 (CUBLAS_COMPUTE_32F_FAST_TF32) or bf16 operands are a later, opt-in option.
+ * specification. Under bf16 autocast (vt_ctx_autocast) both operands are first converted to bf16 scratch copies
+ * (same layout and strides, round to nearest even) and the GEMM runs on bf16 tensor cores with f32 accumulation
+ * and an f32 result — what the CPU computes on bf16-rounded inputs, up to summation order.
  *
  * Descriptors, layouts and the heuristic's algorithm are created per call (no global state, no cache); the
  * heuristic query costs a few microseconds and can be cached per shape in the context later.
  *
  * Degenerate cases follow BLAS (OpenBLAS on the CPU): M, N or batch 0 does nothing; K == 0 or alpha == 0
  * only scales C by beta without reading A or B, and beta == 0 writes zeros without reading C. */
+#include <cuda_bf16.h>
 #include <limits.h>
 #include <stdint.h>
 
@@ -51,19 +54,31 @@ static __global__ void scale_kernel(float *C, int64_t M, int64_t N, int64_t ldc,
 /* The largest power of two (<= 256) dividing the address and, when they are used, the byte offsets that
  * reach the matrix's other columns (ld) and other batch entries (stride). cuBLASLt's heuristic assumes 256-byte
  * alignment unless told otherwise, and views/batch offsets are often only 4-byte aligned. */
-static uint32_t alignment(const void *p, int64_t ld, bool multi_col, int64_t stride, bool batched) {
+static uint32_t alignment(const void *p, int64_t ld, bool multi_col, int64_t stride, bool batched, size_t elem) {
     uint64_t bits = (uint64_t)(uintptr_t)p | 256u;
-    if (multi_col) bits |= (uint64_t)ld * sizeof(float);
-    if (batched) bits |= (uint64_t)stride * sizeof(float);
+    if (multi_col) bits |= (uint64_t)ld * elem;
+    if (batched) bits |= (uint64_t)stride * elem;
     return (uint32_t)(bits & (~bits + 1));
+}
+
+/* y[i] = bf16(x[i]) over a span of n elements (the layout is kept: the same ld and batch strides apply). */
+static __global__ void to_bf16_kernel(const float *x, __nv_bfloat16 *y, int64_t n) {
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        y[i] = __float2bfloat16_rn(x[i]);
+}
+
+/* Elements from the first to the last one a strided batch of rows x cols matrices (row stride ld) touches. */
+static int64_t span_of(int64_t rows, int64_t cols, int64_t ld, int64_t stride, int64_t batch) {
+    if (rows <= 0 || cols <= 0 || batch <= 0) return 0;
+    return (batch - 1) * stride + (rows - 1) * ld + cols;
 }
 
 /* A column-major rows×cols f32 layout. A single column never uses ld, but cuBLASLt still wants ld >= rows
  * (a one-row visft matrix may come with any row stride). */
-static cublasStatus_t make_layout(cublasLtMatrixLayout_t *l, uint64_t rows, uint64_t cols, int64_t ld, int32_t batch,
-                                  int64_t stride) {
+static cublasStatus_t make_layout(cublasLtMatrixLayout_t *l, cudaDataType_t dt, uint64_t rows, uint64_t cols,
+                                  int64_t ld, int32_t batch, int64_t stride) {
     if (cols == 1 && ld < (int64_t)rows) ld = (int64_t)rows;
-    cublasStatus_t st = cublasLtMatrixLayoutCreate(l, CUDA_R_32F, rows, cols, ld);
+    cublasStatus_t st = cublasLtMatrixLayoutCreate(l, dt, rows, cols, ld);
     if (st != CUBLAS_STATUS_SUCCESS || batch == 1) return st;
     st = cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &batch, sizeof batch);
     if (st != CUBLAS_STATUS_SUCCESS) return st;
@@ -72,8 +87,8 @@ static cublasStatus_t make_layout(cublasLtMatrixLayout_t *l, uint64_t rows, uint
 
 /* One strided-batched cuBLASLt matmul (batch <= INT_MAX, K > 0). Returns the first failing status and names
  * the failing step in *what; records nothing (the caller decides whether to retry or report). */
-static cublasStatus_t lt_gemm(vt_cuda_state *s, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
-                              const float *A, int64_t lda, int64_t stride_a, const float *B, int64_t ldb,
+static cublasStatus_t lt_gemm(vt_cuda_state *s, bool bf16, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                              float alpha, const void *A, int64_t lda, int64_t stride_a, const void *B, int64_t ldb,
                               int64_t stride_b, float beta, float *C, int64_t ldc, int64_t stride_c, int32_t batch,
                               const char **what) {
     cublasLtMatmulDesc_t op = NULL;
@@ -84,9 +99,11 @@ static cublasStatus_t lt_gemm(vt_cuda_state *s, bool ta, bool tb, int64_t M, int
     const cublasOperation_t opa = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opb = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
     const uint64_t ws = s->lt_workspace ? (uint64_t)s->lt_workspace_bytes : 0;
     const bool batched = batch > 1;
-    const uint32_t al_a = alignment(B, ldb, tb ? N > 1 : K > 1, stride_b, batched);
-    const uint32_t al_b = alignment(A, lda, ta ? K > 1 : M > 1, stride_a, batched);
-    const uint32_t al_c = alignment(C, ldc, M > 1, stride_c, batched);
+    const size_t in_elem = bf16 ? sizeof(__nv_bfloat16) : sizeof(float);
+    const cudaDataType_t in_dt = bf16 ? CUDA_R_16BF : CUDA_R_32F;
+    const uint32_t al_a = alignment(B, ldb, tb ? N > 1 : K > 1, stride_b, batched, in_elem);
+    const uint32_t al_b = alignment(A, lda, ta ? K > 1 : M > 1, stride_a, batched, in_elem);
+    const uint32_t al_c = alignment(C, ldc, M > 1, stride_c, batched, sizeof(float));
     cublasStatus_t st;
 
     *what = "matmul descriptor";
@@ -96,13 +113,13 @@ static cublasStatus_t lt_gemm(vt_cuda_state *s, bool ta, bool tb, int64_t M, int
     if (st == CUBLAS_STATUS_SUCCESS) {
         *what = "matrix layout";
         /* stored B: row-major K×N (column-major N×K) or, transposed, row-major N×K (column-major K×N) */
-        st = tb ? make_layout(&la, (uint64_t)K, (uint64_t)N, ldb, batch, stride_b)
-                : make_layout(&la, (uint64_t)N, (uint64_t)K, ldb, batch, stride_b);
+        st = tb ? make_layout(&la, in_dt, (uint64_t)K, (uint64_t)N, ldb, batch, stride_b)
+                : make_layout(&la, in_dt, (uint64_t)N, (uint64_t)K, ldb, batch, stride_b);
     }
     if (st == CUBLAS_STATUS_SUCCESS) /* stored A: row-major M×K (column-major K×M) or K×M (column-major M×K) */
-        st = ta ? make_layout(&lb, (uint64_t)M, (uint64_t)K, lda, batch, stride_a)
-                : make_layout(&lb, (uint64_t)K, (uint64_t)M, lda, batch, stride_a);
-    if (st == CUBLAS_STATUS_SUCCESS) st = make_layout(&lc, (uint64_t)N, (uint64_t)M, ldc, batch, stride_c);
+        st = ta ? make_layout(&lb, in_dt, (uint64_t)M, (uint64_t)K, lda, batch, stride_a)
+                : make_layout(&lb, in_dt, (uint64_t)K, (uint64_t)M, lda, batch, stride_a);
+    if (st == CUBLAS_STATUS_SUCCESS) st = make_layout(&lc, CUDA_R_32F, (uint64_t)N, (uint64_t)M, ldc, batch, stride_c);
     if (st == CUBLAS_STATUS_SUCCESS) {
         *what = "matmul preference";
         st = cublasLtMatmulPreferenceCreate(&pref);
@@ -155,23 +172,50 @@ static void cuda_gemm_batched(vt_ctx *c, bool ta, bool tb, int64_t M, int64_t N,
         vt_cuda_launched(c, "matmul (beta scale)");
         return;
     }
+    /* bf16 autocast: both operands converted once (same layout) into scratch */
+    const bool bf16 = vt_ctx_autocast(c) == VT_BF16;
+    const size_t in_elem = bf16 ? sizeof(__nv_bfloat16) : sizeof(float);
+    const void *Av = A, *Bv = B;
+    void *ha = NULL, *hb = NULL;
+    const int64_t na = span_of(ta ? K : M, ta ? M : K, lda, stride_a, batch);
+    const int64_t nbs = span_of(tb ? N : K, tb ? K : N, ldb, stride_b, batch);
+    if (bf16) {
+        ha = vt_cuda_scratch(c, (size_t)na * sizeof(__nv_bfloat16));
+        hb = ha ? vt_cuda_scratch(c, (size_t)nbs * sizeof(__nv_bfloat16)) : NULL;
+        if (!ha || !hb) {
+            if (ha) vt_cuda_scratch_free(c, ha, (size_t)na * sizeof(__nv_bfloat16));
+            return;
+        }
+        to_bf16_kernel<<<vt_cuda_blocks(na, THREADS), THREADS, 0, s->stream>>>(A, (__nv_bfloat16 *)ha, na);
+        to_bf16_kernel<<<vt_cuda_blocks(nbs, THREADS), THREADS, 0, s->stream>>>(B, (__nv_bfloat16 *)hb, nbs);
+        if (!vt_cuda_launched(c, "matmul (bf16 operands)")) {
+            vt_cuda_scratch_free(c, hb, (size_t)nbs * sizeof(__nv_bfloat16));
+            vt_cuda_scratch_free(c, ha, (size_t)na * sizeof(__nv_bfloat16));
+            return;
+        }
+        Av = ha, Bv = hb;
+    }
     for (int64_t b0 = 0; b0 < batch; b0 += INT_MAX) { /* cuBLASLt counts the batch in an int32 */
         const int32_t nb = (int32_t)(batch - b0 < INT_MAX ? batch - b0 : INT_MAX);
-        const float *Ab = A + b0 * stride_a, *Bb = B + b0 * stride_b;
+        const char *Ab = (const char *)Av + b0 * stride_a * (int64_t)in_elem;
+        const char *Bb = (const char *)Bv + b0 * stride_b * (int64_t)in_elem;
         float *Cb = C + b0 * stride_c;
         const char *what = "";
-        cublasStatus_t st = lt_gemm(s, ta, tb, M, N, K, alpha, Ab, lda, stride_a, Bb, ldb, stride_b, beta, Cb, ldc,
-                                    stride_c, nb, &what);
+        cublasStatus_t st = lt_gemm(s, bf16, ta, tb, M, N, K, alpha, Ab, lda, stride_a, Bb, ldb, stride_b, beta, Cb,
+                                    ldc, stride_c, nb, &what);
         if (st == CUBLAS_STATUS_NOT_SUPPORTED && nb > 1) {
             /* some strided-batch shapes (e.g. a broadcast operand with stride 0) may have no batched algorithm:
              * fall back to one matmul per batch entry */
             st = CUBLAS_STATUS_SUCCESS;
             for (int32_t b = 0; b < nb && st == CUBLAS_STATUS_SUCCESS; b++)
-                st = lt_gemm(s, ta, tb, M, N, K, alpha, Ab + b * stride_a, lda, 0, Bb + b * stride_b, ldb, 0, beta,
-                             Cb + b * stride_c, ldc, 0, 1, &what);
+                st = lt_gemm(s, bf16, ta, tb, M, N, K, alpha, Ab + b * stride_a * (int64_t)in_elem, lda, 0,
+                             Bb + b * stride_b * (int64_t)in_elem, ldb, 0, beta, Cb + b * stride_c, ldc, 0, 1, &what);
         }
-        if (!lt_ok(c, st, what)) return;
+        if (!lt_ok(c, st, what)) break;
     }
+    /* stream-ordered: the scratch is reused only by work queued after these GEMMs */
+    if (hb) vt_cuda_scratch_free(c, hb, (size_t)nbs * sizeof(__nv_bfloat16));
+    if (ha) vt_cuda_scratch_free(c, ha, (size_t)na * sizeof(__nv_bfloat16));
 }
 
 extern "C" const vt_matmul_kernels vt_cuda_matmul_kernels = {

@@ -39,14 +39,14 @@ grep -E "^(ok|FAIL|worst)|Checks:" "$out/gpu-tests.log" | tail -5 | tee -a "$sum
 step device-test 60 "$build/tests/test_device"
 
 # 3. benchmarks: ViT-B/16 (batch 64) and EVA01-g/14 (batch 16), full and LoRA steps
-step bench-vit-b 240 "$build/visft" bench vit --device cuda --model openclip-vit-b-16 --batch 64 --runs 5 --json
-step bench-eva-g 300 "$build/visft" bench vit --device cuda --model eva01-g-14 --batch 16 --runs 3 --json
+step bench-vit-b 240 "$build/visft" bench vit --device cuda --model openclip-vit-b-16 --batch 64 --runs 5 --json --precision bf16
+step bench-eva-g 300 "$build/visft" bench vit --device cuda --model eva01-g-14 --batch 16 --runs 3 --json --precision bf16
 grep -hE "^(full|lora) " "$out"/bench-vit-b.log "$out"/bench-eva-g.log | tee -a "$summary"
 py=python3
 if $py -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
-    step torch-vit-b 240 $py "$src/bench/torch_vit.py" --device cuda --model vit-b-16 --batch 64 --runs 5 \
+    step torch-vit-b 240 $py "$src/bench/torch_vit.py" --device cuda --model vit-b-16 --batch 64 --runs 5 --precision bf16 \
         --visft "$build/visft"
-    step torch-eva-g 300 $py "$src/bench/torch_vit.py" --device cuda --model eva01-g-14 --batch 16 --runs 3 \
+    step torch-eva-g 300 $py "$src/bench/torch_vit.py" --device cuda --model eva01-g-14 --batch 16 --runs 3 --precision bf16 \
         --visft "$build/visft"
     grep -hE "ratio|^(full|lora) " "$out"/torch-*.log | tee -a "$summary"
 else

@@ -496,6 +496,24 @@ START_TEST(matmul_bmm_linear) {
 }
 END_TEST
 
+/* Under bf16 autocast both backends round the GEMM inputs to bf16 (products exact in f32): only the summation
+ * order differs, so the f32 GEMM tolerances hold. */
+START_TEST(gemms_under_bf16_autocast) {
+    vt_ctx *c = make_ctx();
+    ck_assert(vt_ctx_set_autocast(c, VT_BF16));
+    check_op(c, "bf16_matmul_K512", matmul_fn, ARG(.op = M_MM), INS(RN(151, 64, 512), RN(152, 512, 48)), 3, GEMM_BIG,
+             GEMM_BIG);
+    check_op(c, "bf16_bmm_bT", matmul_fn, ARG(.op = M_BMM_TB), INS(RN(153, 4, 31, 67), RN(154, 4, 23, 67)), 3, GEMM,
+             GEMM);
+    check_op(c, "bf16_linear", matmul_fn, ARG(.op = M_LINEAR), INS(RN(155, 2, 9, 96), RN(156, 80, 96), RN(157, 80)), 7,
+             GEMM, GEMM);
+    check_op(c, "bf16_linear_strided_x", matmul_fn, ARG(.op = M_LINEAR_TX),
+             INS(RN(158, 9, 2, 96), RN(159, 80, 96), RN(160, 80)), 7, GEMM, GEMM);
+    vt_ctx_destroy(c);
+    END_CASES();
+}
+END_TEST
+
 /* ==== reductions and softmax ==== */
 
 enum { R_SUM, R_MEAN, R_SUM_ALL, R_MEAN_ALL, R_MAX, R_ARGMAX, R_MAX_ALL, R_SOFTMAX, R_LOG_SOFTMAX };
@@ -1479,6 +1497,7 @@ int main(void) {
         elementwise_unary_and_scalar_ops,
         elementwise_binary_ops_with_broadcasting,
         matmul_bmm_linear,
+        gemms_under_bf16_autocast,
         reductions_and_softmax,
         layer_norm_and_group_norm,
         shape_ops_and_dtype_conversion,

@@ -20,7 +20,7 @@
 #define SHAPES "{plugin: shapes, image_size: 32, train_size: 64, val_size: 16, test_size: 16}"
 
 static const char *const EXP_YAML =
-    "run: {name: dev, out_dir: /tmp, seed: 5, threads: 1, device: %s}\n"
+    "run: {name: dev, out_dir: /tmp, seed: 5, threads: 1, device: %s, precision: %s}\n"
     "backbone: {preset: tiny}\n"
     "tasks:\n"
     "  cls:\n"
@@ -62,9 +62,9 @@ static void append(outcome *o, const vt_tensor_list *l) {
 }
 
 /* Trains (and benchmarks after) on device dev; with run_dir, writes run checkpoints there. */
-static void train_on(const char *dev, const char *run_dir, outcome *o) {
+static void train_on(const char *dev, const char *precision, const char *run_dir, outcome *o) {
     char yaml[4096];
-    snprintf(yaml, sizeof yaml, EXP_YAML, dev);
+    snprintf(yaml, sizeof yaml, EXP_YAML, dev, precision);
     vt_err err = {0};
     vt_cfg *cfg = NULL;
     vt_registry *reg = NULL;
@@ -115,11 +115,26 @@ static void expect_equal(const outcome *a, const outcome *b) {
 
 START_TEST(test_emu_training_equals_cpu_training) {
     outcome cpu, emu;
-    train_on("cpu", NULL, &cpu);
-    train_on("emu:0", NULL, &emu);
+    train_on("cpu", "f32", NULL, &cpu);
+    train_on("emu:0", "f32", NULL, &emu);
     expect_equal(&cpu, &emu);
     free(cpu.w);
     free(emu.w);
+}
+END_TEST
+
+/* run.precision bf16: GEMMs under bf16 autocast, the same on both; and not the f32 run */
+START_TEST(test_bf16_autocast_training_on_emu_equals_cpu) {
+    outcome cpu, emu, f32;
+    train_on("cpu", "bf16", NULL, &cpu);
+    train_on("emu:0", "bf16", NULL, &emu);
+    expect_equal(&cpu, &emu);
+    train_on("cpu", "f32", NULL, &f32);
+    ck_assert_uint_eq(f32.n, cpu.n);
+    ck_assert_msg(memcmp(f32.w, cpu.w, f32.n * sizeof(float)) != 0, "bf16 training gave the f32 weights");
+    free(cpu.w);
+    free(emu.w);
+    free(f32.w);
 }
 END_TEST
 
@@ -127,10 +142,10 @@ START_TEST(test_device_checkpoints_round_trip) {
     char dir[] = "/tmp/vt_trainer_dev_XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
     outcome a;
-    train_on("emu:0", dir, &a); /* run checkpoints of device tensors at each stage end */
+    train_on("emu:0", "f32", dir, &a); /* run checkpoints of device tensors at each stage end */
     /* a second trainer on the device resumes the finished run: its weights are the checkpoint's */
     char yaml[4096];
-    snprintf(yaml, sizeof yaml, EXP_YAML, "emu:0");
+    snprintf(yaml, sizeof yaml, EXP_YAML, "emu:0", "f32");
     vt_err err = {0};
     vt_cfg *cfg = NULL;
     vt_registry *reg = NULL;
@@ -169,4 +184,5 @@ START_TEST(test_device_checkpoints_round_trip) {
 }
 END_TEST
 
-VT_TEST_MAIN("trainer_device", test_emu_training_equals_cpu_training, test_device_checkpoints_round_trip)
+VT_TEST_MAIN("trainer_device", test_emu_training_equals_cpu_training, test_bf16_autocast_training_on_emu_equals_cpu,
+             test_device_checkpoints_round_trip)

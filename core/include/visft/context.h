@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "visft/dtype.h"
 #include "visft/error.h"
 #include "visft/tensor.h"
 
@@ -52,6 +53,14 @@ bool vt_grad_enabled(const vt_ctx *c);
 /* Training mode (dropout active) vs eval mode. */
 void vt_set_training(vt_ctx *c, bool training);
 bool vt_is_training(const vt_ctx *c);
+
+/* ---- mixed precision ---- */
+/* Autocast: VT_BF16 makes every GEMM (matmul, linear, conv, LoRA; forward and backward) round its two input
+ * matrices to bf16 and accumulate in f32 into an f32 result — on the CPU exactly that (the specification), on
+ * CUDA through bf16 tensor-core GEMMs. Parameters, gradients, optimizer state and every other op stay f32
+ * ("f32 master weights"). VT_F32 (the default) turns it off; other dtypes are refused (returns false). */
+bool vt_ctx_set_autocast(vt_ctx *c, vt_dtype dt);
+vt_dtype vt_ctx_autocast(const vt_ctx *c);
 
 /* ---- RNG (Philox counter-based: results do not depend on thread count) ---- */
 void vt_ctx_seed(vt_ctx *c, uint64_t seed);

@@ -37,6 +37,7 @@ typedef struct vt_exp_run {
     int cuda_index;  /* N of "cuda:N"; -1 on cpu */
     int64_t checkpoint_every; /* >= 0; a run checkpoint every this many steps; 0 (default) = stage ends only */
     int64_t keep_last;        /* >= 1, default 3: run checkpoints kept */
+    char *precision;          /* "f32" (default) or "bf16": GEMMs under bf16 autocast (visft/context.h) */
 } vt_exp_run;
 
 /* backbone: */

@@ -3,6 +3,7 @@
 // tensor.c); a same-dtype copy moves the bits, so i64 values beyond 2^53 survive.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <math.h>
 
 #include "copy.h"
 
@@ -115,8 +116,8 @@ extern "C" vt_status vt_cuda_fill_on_device(vt_ctx *c, vt_tensor *t, double valu
     if (!s) return vt_ctx_error(c)->code;
     long long n = numel(t);
     if (n == 0) return VT_OK;
-    if (value == 0.0 && vt_is_contiguous(t)) {
-        // all-zero bits are 0 in every dtype
+    if (value == 0.0 && !signbit(value) && vt_is_contiguous(t)) {
+        // all-zero bits are +0 in every dtype (-0.0 must keep its sign bit in the float dtypes, as on the CPU)
         return vt_cuda_ok(c, cudaMemsetAsync(t->data, 0, (size_t)n * vt_dtype_size(t->dtype), s->stream), "fill_")
                    ? VT_OK : vt_ctx_error(c)->code;
     }

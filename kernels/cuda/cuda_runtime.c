@@ -56,6 +56,7 @@ typedef struct cuda_ctx {
 
 bool vt_cuda_ok(vt_ctx *c, cudaError_t e, const char *what) {
     if (e == cudaSuccess) return true;
+    cudaGetLastError(); /* a failed call also sets the thread's last error: the next launch check must not see it */
     vt_ctx_fail(c, e == cudaErrorMemoryAllocation ? VT_ENOMEM : VT_EDEVICE, "cuda: %s: %s", what, cudaGetErrorString(e));
     return false;
 }
@@ -208,6 +209,7 @@ static void *mem_alloc(vt_ctx *c, int device, size_t nbytes, size_t *capacity) {
             e = cudaMalloc(&p, cap);
         }
         if (e != cudaSuccess) {
+            cudaGetLastError(); /* clear it, or the next kernel launch would report this allocation failure */
             vt_ctx_fail(c, e == cudaErrorMemoryAllocation ? VT_ENOMEM : VT_EDEVICE,
                         "cuda:%d: cannot allocate %.1f MiB (%.1f MiB live in this context): %s", device,
                         (double)cap / 1048576.0, (double)d->stats.live_bytes / 1048576.0, cudaGetErrorString(e));

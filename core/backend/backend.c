@@ -1,14 +1,12 @@
-/* Backend lookup. The CPU backend is always present; the CUDA backend (kernels/cuda/cuda_backend.c) is linked
- * into builds with VISFT_CUDA and found through a weak reference, so a CPU-only build needs no stub; the emulated
- * accelerator (core/backend/emu/) is in every build. */
+/* Backend lookup. The CPU backend is always present; the CUDA backend is libvisft_cuda.so, opened on the first
+ * request for a CUDA device (core/backend/cuda_loader.c); the emulated accelerator (core/backend/emu/) is in
+ * every build. */
 #include "backend/backend.h"
 #include "tensor/internal.h"
 
-const vt_backend *vt_cuda_backend(void) __attribute__((weak));
-
 const vt_backend *vt_backend_of(vt_device_kind kind) {
     if (kind == VT_DEVICE_CPU) return vt_cpu_backend();
-    if (kind == VT_DEVICE_CUDA && vt_cuda_backend) return vt_cuda_backend();
+    if (kind == VT_DEVICE_CUDA) return vt_cuda_backend_loaded();
     if (kind == VT_DEVICE_EMU) return vt_emu_backend();
     return NULL;
 }

@@ -69,9 +69,14 @@ const vt_backend *vt_cpu_backend(void);
  * on any access outside its kernels and memory operations, which run the CPU backend's code. */
 #define VT_EMU_DEVICES 4
 const vt_backend *vt_emu_backend(void);
-/* The backend of a device kind, or NULL when this build has none (the CUDA backend is linked in by builds
- * with VISFT_CUDA; see kernels/cuda/cuda_backend.c). */
+/* The backend of a device kind, or NULL when this build has none (the CUDA backend is libvisft_cuda.so, built
+ * with VISFT_CUDA and opened on first use: core/backend/cuda_loader.c). */
 const vt_backend *vt_backend_of(vt_device_kind kind);
+/* The CUDA library's backend (loading it once), NULL when there is none; then why, in one line. A symbol of
+ * the CUDA library (NULL without it): how the core reaches its NCCL communicator. */
+const vt_backend *vt_cuda_backend_loaded(void);
+const char *vt_cuda_backend_unavailable_reason(void);
+void *vt_cuda_backend_symbol(const char *name);
 
 /* The context's state slot for a device kind (owned by that kind's backend), and the device index its last
  * kernel-table lookup was for: CUDA kernels run on that device's stream. */

@@ -64,9 +64,9 @@ vt_status vt_device_check(vt_device d, vt_err *err) {
     vt_device_str(d, name, sizeof name);
     if (d.kind == VT_DEVICE_CPU) return VT_OK;
     const vt_backend *b = vt_backend_of(d.kind);
-    if (!b || !b->mem)
-        return vt_err_set(err, VT_EUNSUPPORTED, "device %s: this build has no %s backend (configure with -DVISFT_CUDA=ON)",
-                          name, d.kind == VT_DEVICE_CUDA ? "CUDA" : "such");
+    if ((!b || !b->mem) && d.kind == VT_DEVICE_CUDA)
+        return vt_err_set(err, VT_EUNSUPPORTED, "device %s: %s", name, vt_cuda_backend_unavailable_reason());
+    if (!b || !b->mem) return vt_err_set(err, VT_EUNSUPPORTED, "device %s: this build has no such backend", name);
     int n = b->mem->device_count();
     if (n <= 0) return vt_err_set(err, VT_EUNSUPPORTED, "device %s: no %s device on this machine", name, b->name);
     if (d.index < 0 || d.index >= n)

@@ -1,6 +1,8 @@
 /* Communicator front end: the single-rank communicator, checked wrappers, selection from the launch
  * environment and bucketed gradient all-reduce. The MPI implementation is in comm_mpi.c. */
 #include "visft/comm.h"
+
+#include "backend/backend.h"
 #include "visft/context.h"
 #include "visft/ops.h"
 
@@ -138,19 +140,23 @@ static vt_status bucket_move(const vt_tensor_list *params, size_t first, size_t 
 
 /* ---- NCCL (kernels/cuda/comm_nccl.c, linked in builds with the CUDA backend) ---- */
 
-vt_status vt_comm_nccl_create_mpi(int device, vt_comm **out, vt_err *err) __attribute__((weak));
-vt_status vt_comm_nccl_create_tcp(const char *init_url, int rank, int world_size, int device, vt_comm **out,
-                                  vt_err *err) __attribute__((weak));
+typedef vt_status (*nccl_mpi_fn)(int device, vt_comm **out, vt_err *err);
+typedef vt_status (*nccl_tcp_fn)(const char *init_url, int rank, int world_size, int device, vt_comm **out,
+                                 vt_err *err);
 
-bool vt_comm_has_nccl(void) { return vt_comm_nccl_create_tcp != NULL; }
+bool vt_comm_has_nccl(void) { return vt_cuda_backend_symbol("vt_comm_nccl_create_tcp") != NULL; }
 
 vt_status vt_comm_nccl_open(const char *init_url, int rank, int world_size, int device, vt_comm **out, vt_err *err) {
     if (!out) return vt_err_set(err, VT_EINVAL, "comm nccl: NULL output");
     *out = NULL;
-    if (!vt_comm_has_nccl())
-        return vt_err_set(err, VT_EUNSUPPORTED, "comm nccl: this build has no NCCL (configure with -DVISFT_CUDA=ON)");
-    if (init_url) return vt_comm_nccl_create_tcp(init_url, rank, world_size, device, out, err);
-    return vt_comm_nccl_create_mpi(device, out, err);
+    nccl_tcp_fn tcp = (nccl_tcp_fn)vt_cuda_backend_symbol("vt_comm_nccl_create_tcp");
+    nccl_mpi_fn mpi = (nccl_mpi_fn)vt_cuda_backend_symbol("vt_comm_nccl_create_mpi");
+    if (!tcp || !mpi) {
+        const char *why = vt_cuda_backend_unavailable_reason();
+        return vt_err_set(err, VT_EUNSUPPORTED, "comm nccl: %s", why ? why : "the CUDA library has no NCCL communicator");
+    }
+    if (init_url) return tcp(init_url, rank, world_size, device, out, err);
+    return mpi(device, out, err);
 }
 
 /* Device gradients with NCCL: one in-place all-reduce per gradient, after the context's queued work (which

@@ -262,6 +262,7 @@ static void dev_destroy(cuda_dev *d) {
         if (d->stage[i].done) cudaEventDestroy(d->stage[i].done);
     }
     for (int i = 0; i < NCLASSES; i++) free(d->cache[i].ptrs);
+    vt_cuda_gemm_plans_free(d->s.gemm_plans);
     if (d->s.lt_workspace) cudaFree(d->s.lt_workspace);
     if (d->s.lt) cublasLtDestroy(d->s.lt);
     if (d->s.cudnn) cudnnDestroy((cudnnHandle_t)d->s.cudnn);

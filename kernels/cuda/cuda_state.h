@@ -36,7 +36,11 @@ typedef struct vt_cuda_state {
     int sm_count;
     int cc_major, cc_minor;
     size_t max_smem_per_block;   /* opt-in maximum (cudaDevAttrMaxSharedMemoryPerBlockOptin) */
+    void *gemm_plans;            /* matmul.cu's cache of cuBLASLt plans, freed by vt_cuda_gemm_plans_free */
 } vt_cuda_state;
+
+/* Frees matmul.cu's plan cache (called when the state is destroyed). */
+void vt_cuda_gemm_plans_free(void *plans);
 
 /* The state of the device the current kernel runs on (creating it on first use), or NULL with a context
  * error "cuda: ..." when the device cannot be initialised. */

@@ -10,14 +10,16 @@
  * (same layout and strides, round to nearest even) and the GEMM runs on bf16 tensor cores with f32 accumulation
  * and an f32 result — what the CPU computes on bf16-rounded inputs, up to summation order.
  *
- * Descriptors, layouts and the heuristic's algorithm are created per call (no global state, no cache); the
- * heuristic query costs a few microseconds and can be cached per shape in the context later.
+ * Descriptors, layouts and the heuristic's algorithm are cached per problem in the context's device state (see
+ * "plans" below; no global state).
  *
  * Degenerate cases follow BLAS (OpenBLAS on the CPU): M, N or batch 0 does nothing; K == 0 or alpha == 0
  * only scales C by beta without reading A or B, and beta == 0 writes zeros without reading C. */
 #include <cuda_bf16.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cuda_state.h"
 #include "ops/matmul_kernels.h"
@@ -85,41 +87,81 @@ static cublasStatus_t make_layout(cublasLtMatrixLayout_t *l, cudaDataType_t dt, 
     return cublasLtMatrixLayoutSetAttribute(*l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof stride);
 }
 
-/* One strided-batched cuBLASLt matmul (batch <= INT_MAX, K > 0). Returns the first failing status and names
- * the failing step in *what; records nothing (the caller decides whether to retry or report). */
-static cublasStatus_t lt_gemm(vt_cuda_state *s, bool bf16, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
-                              float alpha, const void *A, int64_t lda, int64_t stride_a, const void *B, int64_t ldb,
-                              int64_t stride_b, float beta, float *C, int64_t ldc, int64_t stride_c, int32_t batch,
-                              const char **what) {
-    cublasLtMatmulDesc_t op = NULL;
-    cublasLtMatrixLayout_t la = NULL, lb = NULL, lc = NULL; /* cuBLAS's A (our B), B (our A), C = D */
+/* ---- plans: descriptors, layouts and the heuristic's algorithm per problem, cached per device state ----
+ * A ViT step repeats a few dozen GEMM shapes thousands of times; building descriptors and asking the heuristic
+ * on every call costs tens of microseconds each. The key is everything the plan depends on (shapes, strides,
+ * transposes, precision, the alignments the heuristic was promised); pointers, alpha and beta are not in it. */
+typedef struct gemm_key {
+    int64_t M, N, K, lda, ldb, ldc, sa, sb, sc;
+    int32_t batch;
+    uint32_t al_a, al_b, al_c;
+    uint8_t ta, tb, bf16, pad;
+} gemm_key;
+
+typedef struct gemm_plan {
+    gemm_key key;
+    bool used;
+    cublasLtMatmulDesc_t op;
+    cublasLtMatrixLayout_t la, lb, lc; /* cuBLAS's A (our B), B (our A), C = D */
+    cublasLtMatmulAlgo_t algo;
+} gemm_plan;
+
+#define PLAN_SLOTS 256
+
+typedef struct gemm_plans {
+    gemm_plan slot[PLAN_SLOTS];
+} gemm_plans;
+
+static void plan_release(gemm_plan *p) {
+    if (p->lc) cublasLtMatrixLayoutDestroy(p->lc);
+    if (p->lb) cublasLtMatrixLayoutDestroy(p->lb);
+    if (p->la) cublasLtMatrixLayoutDestroy(p->la);
+    if (p->op) cublasLtMatmulDescDestroy(p->op);
+    memset(p, 0, sizeof *p);
+}
+
+extern "C" void vt_cuda_gemm_plans_free(void *plans) {
+    gemm_plans *g = (gemm_plans *)plans;
+    if (!g) return;
+    for (int i = 0; i < PLAN_SLOTS; i++)
+        if (g->slot[i].used) plan_release(&g->slot[i]);
+    free(g);
+}
+
+static uint32_t key_hash(const gemm_key *k) {
+    const unsigned char *b = (const unsigned char *)k;
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < sizeof *k; i++) h = (h ^ b[i]) * 16777619u;
+    return h;
+}
+
+/* Builds p for key k; on failure releases what was made and names the step in *what. */
+static cublasStatus_t plan_build(vt_cuda_state *s, const gemm_key *k, gemm_plan *p, const char **what) {
+    memset(p, 0, sizeof *p);
+    p->key = *k;
     cublasLtMatmulPreference_t pref = NULL;
     cublasLtMatmulHeuristicResult_t res;
     int found = 0;
-    const cublasOperation_t opa = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opb = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t opa = k->tb ? CUBLAS_OP_T : CUBLAS_OP_N, opb = k->ta ? CUBLAS_OP_T : CUBLAS_OP_N;
     const uint64_t ws = s->lt_workspace ? (uint64_t)s->lt_workspace_bytes : 0;
-    const bool batched = batch > 1;
-    const size_t in_elem = bf16 ? sizeof(__nv_bfloat16) : sizeof(float);
-    const cudaDataType_t in_dt = bf16 ? CUDA_R_16BF : CUDA_R_32F;
-    const uint32_t al_a = alignment(B, ldb, tb ? N > 1 : K > 1, stride_b, batched, in_elem);
-    const uint32_t al_b = alignment(A, lda, ta ? K > 1 : M > 1, stride_a, batched, in_elem);
-    const uint32_t al_c = alignment(C, ldc, M > 1, stride_c, batched, sizeof(float));
+    const cudaDataType_t in_dt = k->bf16 ? CUDA_R_16BF : CUDA_R_32F;
+    const uint64_t M = (uint64_t)k->M, N = (uint64_t)k->N, K = (uint64_t)k->K;
     cublasStatus_t st;
 
     *what = "matmul descriptor";
-    st = cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F);
-    if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa);
-    if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb);
+    st = cublasLtMatmulDescCreate(&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F);
+    if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa);
+    if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb);
     if (st == CUBLAS_STATUS_SUCCESS) {
         *what = "matrix layout";
         /* stored B: row-major K×N (column-major N×K) or, transposed, row-major N×K (column-major K×N) */
-        st = tb ? make_layout(&la, in_dt, (uint64_t)K, (uint64_t)N, ldb, batch, stride_b)
-                : make_layout(&la, in_dt, (uint64_t)N, (uint64_t)K, ldb, batch, stride_b);
+        st = k->tb ? make_layout(&p->la, in_dt, K, N, k->ldb, k->batch, k->sb)
+                   : make_layout(&p->la, in_dt, N, K, k->ldb, k->batch, k->sb);
     }
     if (st == CUBLAS_STATUS_SUCCESS) /* stored A: row-major M×K (column-major K×M) or K×M (column-major M×K) */
-        st = ta ? make_layout(&lb, in_dt, (uint64_t)M, (uint64_t)K, lda, batch, stride_a)
-                : make_layout(&lb, in_dt, (uint64_t)K, (uint64_t)M, lda, batch, stride_a);
-    if (st == CUBLAS_STATUS_SUCCESS) st = make_layout(&lc, CUDA_R_32F, (uint64_t)N, (uint64_t)M, ldc, batch, stride_c);
+        st = k->ta ? make_layout(&p->lb, in_dt, M, K, k->lda, k->batch, k->sa)
+                   : make_layout(&p->lb, in_dt, K, M, k->lda, k->batch, k->sa);
+    if (st == CUBLAS_STATUS_SUCCESS) st = make_layout(&p->lc, CUDA_R_32F, N, M, k->ldc, k->batch, k->sc);
     if (st == CUBLAS_STATUS_SUCCESS) {
         *what = "matmul preference";
         st = cublasLtMatmulPreferenceCreate(&pref);
@@ -127,29 +169,60 @@ static cublasStatus_t lt_gemm(vt_cuda_state *s, bool bf16, bool ta, bool tb, int
     if (st == CUBLAS_STATUS_SUCCESS)
         st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
     if (st == CUBLAS_STATUS_SUCCESS)
-        st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof al_a);
+        st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &k->al_a, sizeof k->al_a);
     if (st == CUBLAS_STATUS_SUCCESS)
-        st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof al_b);
+        st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &k->al_b, sizeof k->al_b);
     if (st == CUBLAS_STATUS_SUCCESS)
-        st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof al_c);
+        st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &k->al_c, sizeof k->al_c);
     if (st == CUBLAS_STATUS_SUCCESS)
-        st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c, sizeof al_c);
+        st = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &k->al_c, sizeof k->al_c);
     if (st == CUBLAS_STATUS_SUCCESS) {
         *what = "no algorithm for this problem";
-        st = cublasLtMatmulAlgoGetHeuristic(s->lt, op, la, lb, lc, lc, pref, 1, &res, &found);
+        st = cublasLtMatmulAlgoGetHeuristic(s->lt, p->op, p->la, p->lb, p->lc, p->lc, pref, 1, &res, &found);
         if (st == CUBLAS_STATUS_SUCCESS && found < 1) st = CUBLAS_STATUS_NOT_SUPPORTED;
     }
-    if (st == CUBLAS_STATUS_SUCCESS) {
-        *what = "matmul";
-        st = cublasLtMatmul(s->lt, op, &alpha, B, la, A, lb, &beta, C, lc, C, lc, &res.algo, ws ? s->lt_workspace : NULL,
-                            (size_t)ws, s->stream);
-    }
-    /* destroying descriptors does not wait for the queued matmul */
     if (pref) cublasLtMatmulPreferenceDestroy(pref);
-    if (lc) cublasLtMatrixLayoutDestroy(lc);
-    if (lb) cublasLtMatrixLayoutDestroy(lb);
-    if (la) cublasLtMatrixLayoutDestroy(la);
-    if (op) cublasLtMatmulDescDestroy(op);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+        plan_release(p);
+        return st;
+    }
+    p->algo = res.algo;
+    p->used = true;
+    return st;
+}
+
+/* One strided-batched cuBLASLt matmul (batch <= INT_MAX, K > 0) through the state's plan cache (a plan per
+ * problem, built on first use; a colliding slot is replaced). Returns the first failing status and names the
+ * failing step in *what; records nothing (the caller decides whether to retry or report). */
+static cublasStatus_t lt_gemm(vt_cuda_state *s, bool bf16, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                              float alpha, const void *A, int64_t lda, int64_t stride_a, const void *B, int64_t ldb,
+                              int64_t stride_b, float beta, float *C, int64_t ldc, int64_t stride_c, int32_t batch,
+                              const char **what) {
+    const bool batched = batch > 1;
+    const size_t in_elem = bf16 ? sizeof(__nv_bfloat16) : sizeof(float);
+    gemm_key k;
+    memset(&k, 0, sizeof k); /* padding bytes take part in the hash and the comparison */
+    k.M = M, k.N = N, k.K = K, k.lda = lda, k.ldb = ldb, k.ldc = ldc;
+    k.sa = batched ? stride_a : 0, k.sb = batched ? stride_b : 0, k.sc = batched ? stride_c : 0;
+    k.batch = batch;
+    k.al_a = alignment(B, ldb, tb ? N > 1 : K > 1, stride_b, batched, in_elem);
+    k.al_b = alignment(A, lda, ta ? K > 1 : M > 1, stride_a, batched, in_elem);
+    k.al_c = alignment(C, ldc, M > 1, stride_c, batched, sizeof(float));
+    k.ta = ta, k.tb = tb, k.bf16 = bf16;
+
+    gemm_plans *plans = (gemm_plans *)s->gemm_plans;
+    if (!plans && (plans = (gemm_plans *)calloc(1, sizeof *plans))) s->gemm_plans = plans;
+    gemm_plan local, *p = plans ? &plans->slot[key_hash(&k) % PLAN_SLOTS] : &local;
+    cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+    if (!plans || !p->used || memcmp(&p->key, &k, sizeof k) != 0) {
+        if (plans && p->used) plan_release(p);
+        if ((st = plan_build(s, &k, p, what)) != CUBLAS_STATUS_SUCCESS) return st;
+    }
+    const uint64_t ws = s->lt_workspace ? (uint64_t)s->lt_workspace_bytes : 0;
+    *what = "matmul";
+    st = cublasLtMatmul(s->lt, p->op, &alpha, B, p->la, A, p->lb, &beta, C, p->lc, C, p->lc, &p->algo,
+                        ws ? s->lt_workspace : NULL, (size_t)ws, s->stream);
+    if (!plans) plan_release(p); /* no cache (out of host memory): this call's plan only */
     return st;
 }
 

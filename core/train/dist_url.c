@@ -1,4 +1,4 @@
-/* "tcp://HOST:PORT" parser (see tcp_url.h). Explicit character ranges rather than <ctype.h>, so the
+/* "tcp://HOST:PORT" parser (see dist_url.h). Explicit character ranges rather than <ctype.h>, so the
  * accepted set does not depend on the locale. */
 #include "train/dist_url.h"
 
@@ -10,11 +10,17 @@ static int is_digit(char ch) { return ch >= '0' && ch <= '9'; }
 static int is_hex(char ch) { return is_digit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F'); }
 static int is_alnum(char ch) { return is_digit(ch) || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'); }
 
-/* Fails with the URL quoted (truncated so the message stays one bounded line); outputs are cleared. */
+/* Fails with the URL quoted — truncated, control and non-ASCII bytes shown as '?', so the message stays one
+ * bounded line whatever was passed; outputs are cleared. */
 static int fail(vt_err *err, const char *url, char *host, size_t host_len, int *port, const char *why) {
     if (host && host_len > 0) host[0] = '\0';
     if (port) *port = 0;
-    return vt_err_set(err, VT_EINVAL, "tcp url '%.200s': %s (expected tcp://HOST:PORT)", url ? url : "(null)", why);
+    char shown[201];
+    size_t n = 0;
+    for (const char *p = url ? url : "(null)"; *p && n < sizeof shown - 1; p++)
+        shown[n++] = (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f ? *p : '?';
+    shown[n] = '\0';
+    return vt_err_set(err, VT_EINVAL, "tcp url '%s': %s (expected tcp://HOST:PORT)", shown, why);
 }
 
 int vt_parse_tcp_url(const char *url, char *host, size_t host_len, int *port, vt_err *err) {

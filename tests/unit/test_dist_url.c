@@ -56,6 +56,8 @@ START_TEST(parses_good_and_rejects_bad_urls) {
     bad("tcp://h:+80", "not a decimal");
     bad("tcp://h:80x", "not a decimal");
     bad("tcp://h:80/", "not a decimal");
+    bad("tcpp:/[::1]:29500\n\n\n", "missing 'tcp://'"); /* found by fuzz_dist_url: the message stays one line */
+    bad("tcp://h\t:80", "bad character");
     bad("tcp://h: 80", "not a decimal");
     bad("tcp://:80", "empty host");
     bad("tcp://", "missing ':PORT'");

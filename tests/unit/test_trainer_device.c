@@ -61,28 +61,34 @@ static void append(outcome *o, const vt_tensor_list *l) {
     }
 }
 
-/* Trains (and benchmarks after) on device dev; with run_dir, writes run checkpoints there. */
-static void train_on(const char *dev, const char *precision, const char *run_dir, outcome *o) {
+/* The experiment on device dev at the given precision, with everything it was loaded from. */
+typedef struct loaded {
+    vt_cfg *cfg;
+    vt_registry *reg;
+    vt_experiment *exp;
+} loaded;
+
+static void load(const char *dev, const char *precision, loaded *l) {
     char yaml[4096];
     snprintf(yaml, sizeof yaml, EXP_YAML, dev, precision);
     vt_err err = {0};
-    vt_cfg *cfg = NULL;
-    vt_registry *reg = NULL;
-    vt_experiment *exp = NULL;
-    ck_assert_int_eq(vt_cfg_load_string(yaml, strlen(yaml), "dev.yaml", VT_CFG_NO_BASE, &cfg, &err), VT_OK);
-    ck_assert_int_eq(vt_registry_create(&reg, &err), VT_OK);
-    ck_assert_int_eq(vt_registry_add_path(reg, VISFT_BUILD_DIR "/plugins", &err), VT_OK);
-    ck_assert_int_eq(vt_registry_load(reg, &err), VT_OK);
-    ck_assert_msg(vt_experiment_load(cfg, reg, &exp, &err) == VT_OK, "%s", err.msg);
-    vt_trainer_opts opts = vt_trainer_defaults();
-    opts.workers = 0;
-    opts.run_dir = run_dir;
-    opts.checkpoints = run_dir != NULL;
-    vt_trainer *t = NULL;
-    ck_assert_msg(vt_trainer_create(exp, reg, &opts, &t, &err) == VT_OK, "%s: %s", dev, err.msg);
-    ck_assert_msg(vt_trainer_run_stages(t, &err) == VT_OK, "%s: %s", dev, err.msg);
-    vt_bench_values after = {0};
-    ck_assert_msg(vt_trainer_run_benchmarks(t, "after", &after, &err) == VT_OK, "%s: %s", dev, err.msg);
+    memset(l, 0, sizeof *l);
+    ck_assert_int_eq(vt_cfg_load_string(yaml, strlen(yaml), "dev.yaml", VT_CFG_NO_BASE, &l->cfg, &err), VT_OK);
+    ck_assert_int_eq(vt_registry_create(&l->reg, &err), VT_OK);
+    ck_assert_int_eq(vt_registry_add_path(l->reg, VISFT_BUILD_DIR "/plugins", &err), VT_OK);
+    ck_assert_int_eq(vt_registry_load(l->reg, &err), VT_OK);
+    ck_assert_msg(vt_experiment_load(l->cfg, l->reg, &l->exp, &err) == VT_OK, "%s", err.msg);
+}
+
+static void unload(loaded *l) {
+    vt_experiment_free(l->exp);
+    vt_registry_destroy(l->reg);
+    vt_cfg_free(l->cfg);
+}
+
+/* Every weight of the trainer (backbone, LoRA, heads) in list order. */
+static void collect(vt_trainer *t, outcome *o) {
+    vt_err err = {0};
     memset(o, 0, sizeof *o);
     append(o, &vt_trainer_backbone(t)->params);
     append(o, vt_trainer_lora_params(t));
@@ -91,12 +97,27 @@ static void train_on(const char *dev, const char *precision, const char *run_dir
     ck_assert_int_eq(vt_trainer_head_params(t, &heads, &err), VT_OK);
     append(o, &heads);
     vt_tensor_list_free(&heads);
+}
+
+/* Trains (and benchmarks after) on device dev; with run_dir, writes run checkpoints there. */
+static void train_on(const char *dev, const char *precision, const char *run_dir, outcome *o) {
+    loaded l;
+    load(dev, precision, &l);
+    vt_err err = {0};
+    vt_trainer_opts opts = vt_trainer_defaults();
+    opts.workers = 0;
+    opts.run_dir = run_dir;
+    opts.checkpoints = run_dir != NULL;
+    vt_trainer *t = NULL;
+    ck_assert_msg(vt_trainer_create(l.exp, l.reg, &opts, &t, &err) == VT_OK, "%s: %s", dev, err.msg);
+    ck_assert_msg(vt_trainer_run_stages(t, &err) == VT_OK, "%s: %s", dev, err.msg);
+    vt_bench_values after = {0};
+    ck_assert_msg(vt_trainer_run_benchmarks(t, "after", &after, &err) == VT_OK, "%s: %s", dev, err.msg);
+    collect(t, o);
     for (size_t i = 0; i < after.n && i < 64; i++) o->bench[o->n_bench++] = after.v[i].value;
     vt_bench_values_free(&after);
     vt_trainer_destroy(t);
-    vt_experiment_free(exp);
-    vt_registry_destroy(reg);
-    vt_cfg_free(cfg);
+    unload(&l);
 }
 
 static void expect_equal(const outcome *a, const outcome *b) {
@@ -144,38 +165,21 @@ START_TEST(test_device_checkpoints_round_trip) {
     outcome a;
     train_on("emu:0", "f32", dir, &a); /* run checkpoints of device tensors at each stage end */
     /* a second trainer on the device resumes the finished run: its weights are the checkpoint's */
-    char yaml[4096];
-    snprintf(yaml, sizeof yaml, EXP_YAML, "emu:0", "f32");
+    loaded l;
+    load("emu:0", "f32", &l);
     vt_err err = {0};
-    vt_cfg *cfg = NULL;
-    vt_registry *reg = NULL;
-    vt_experiment *exp = NULL;
-    ck_assert_int_eq(vt_cfg_load_string(yaml, strlen(yaml), "dev.yaml", VT_CFG_NO_BASE, &cfg, &err), VT_OK);
-    ck_assert_int_eq(vt_registry_create(&reg, &err), VT_OK);
-    ck_assert_int_eq(vt_registry_add_path(reg, VISFT_BUILD_DIR "/plugins", &err), VT_OK);
-    ck_assert_int_eq(vt_registry_load(reg, &err), VT_OK);
-    ck_assert_int_eq(vt_experiment_load(cfg, reg, &exp, &err), VT_OK);
     vt_trainer_opts opts = vt_trainer_defaults();
     opts.workers = 0;
     opts.run_dir = dir;
     vt_trainer *t = NULL;
-    ck_assert_msg(vt_trainer_create(exp, reg, &opts, &t, &err) == VT_OK, "%s", err.msg);
+    ck_assert_msg(vt_trainer_create(l.exp, l.reg, &opts, &t, &err) == VT_OK, "%s", err.msg);
     ck_assert_msg(vt_trainer_resume(t, dir, &err) == VT_OK, "%s", err.msg);
     outcome b;
-    memset(&b, 0, sizeof b);
-    append(&b, &vt_trainer_backbone(t)->params);
-    append(&b, vt_trainer_lora_params(t));
-    vt_tensor_list heads;
-    vt_tensor_list_init(&heads);
-    ck_assert_int_eq(vt_trainer_head_params(t, &heads, &err), VT_OK);
-    append(&b, &heads);
-    vt_tensor_list_free(&heads);
+    collect(t, &b);
     ck_assert_uint_eq(a.n, b.n);
     ck_assert_msg(memcmp(a.w, b.w, a.n * sizeof(float)) == 0, "restored weights differ from the trained ones");
     vt_trainer_destroy(t);
-    vt_experiment_free(exp);
-    vt_registry_destroy(reg);
-    vt_cfg_free(cfg);
+    unload(&l);
     free(a.w);
     free(b.w);
     char cmd[256];

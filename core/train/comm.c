@@ -3,6 +3,7 @@
 #include "visft/comm.h"
 
 #include "backend/backend.h"
+#include "tensor/internal.h"
 #include "visft/context.h"
 #include "visft/ops.h"
 
@@ -159,64 +160,102 @@ vt_status vt_comm_nccl_open(const char *init_url, int rank, int world_size, int 
     return mpi(device, out, err);
 }
 
-/* Device gradients with NCCL: one in-place all-reduce per gradient, after the context's queued work (which
- * produced them) has finished: the communicator runs on its own stream. */
-static vt_status allreduce_nccl_grads(vt_comm *c, const vt_tensor_list *params, bool average, size_t *n_calls,
-                                      vt_ctx *ctx, vt_err *err) {
-    vt_status st = VT_OK;
-    bool synced = false;
-    for (size_t i = 0; st == VT_OK && i < params->n; i++) {
-        vt_tensor *g = params->items[i].tensor ? params->items[i].tensor->grad : NULL;
-        if (!g) continue;
-        if (g->dtype != VT_F32 || !vt_is_contiguous(g) || g->device.kind == VT_DEVICE_CPU)
-            return vt_err_set(err, VT_EUNSUPPORTED, "comm allreduce_grads: gradient of '%s' is not a contiguous f32 "
-                              "device tensor", params->items[i].name ? params->items[i].name : "?");
-        if (!synced && vt_device_synchronize(ctx, g->device) != VT_OK)
-            return vt_err_set(err, VT_EDEVICE, "comm allreduce_grads: %s", vt_ctx_error(ctx)->msg);
-        synced = true;
-        st = c->ops->allreduce_sum_f32(c, (float *)g->data, (size_t)vt_numel(g), err);
-        if (n_calls && st == VT_OK) (*n_calls)++;
-        if (st == VT_OK && average && c->world_size > 1) {
-            vt_scope_push(ctx);
-            vt_no_grad_begin(ctx);
-            if (vt_copy_(ctx, g, vt_mul_scalar(ctx, g, 1.0 / c->world_size)) != VT_OK)
-                st = vt_err_set(err, VT_EDEVICE, "comm allreduce_grads: %s", vt_ctx_error(ctx)->msg);
-            vt_no_grad_end(ctx);
-            vt_scope_pop(ctx);
-        }
-    }
-    return st;
+/* ---- gradients on a device ---- */
+
+/* A 1-D view of n floats of contiguous t from element off, in the current scope. */
+static vt_tensor *flat_view(vt_ctx *ctx, vt_tensor *t, int64_t off, int64_t n) {
+    const int64_t one = 1;
+    return vt_scope_adopt(ctx, vt_tensor_view_raw(ctx, t->storage, VT_F32, 1, &n, &one, t->offset + off));
 }
 
-/* Gradients on a device with a host communicator (MPI): reduce host copies, then copy the sums back. */
-static vt_status allreduce_device_grads(vt_comm *c, const vt_tensor_list *params, bool average, size_t bucket_bytes,
-                                        size_t *n_calls, vt_ctx *ctx, vt_err *err) {
-    vt_scope_push(ctx);
-    vt_tensor_list host;
-    vt_tensor_list_init(&host);
-    vt_status st = VT_OK;
-    for (size_t i = 0; st == VT_OK && i < params->n; i++) {
+typedef struct piece {
+    vt_tensor *g;
+    int64_t off, n, pos; /* n floats of g from off, at pos in the bucket */
+} piece;
+
+static vt_status ctx_err(vt_ctx *ctx, const char *what, vt_err *err) {
+    return vt_err_set(err, VT_EDEVICE, "comm allreduce_grads: %s: %s", what, vt_ctx_error(ctx)->msg);
+}
+
+/* Reduces one packed bucket fb (used floats) in place: on the device with NCCL (after the context's queued work
+ * that produced it), otherwise through the host staging buffer. */
+static vt_status reduce_bucket(vt_comm *c, vt_ctx *ctx, vt_tensor *fb, vt_tensor *host, size_t used, vt_err *err) {
+    if (!host) {
+        if (vt_device_synchronize(ctx, fb->device) != VT_OK) return ctx_err(ctx, "synchronize", err);
+        return vt_comm_allreduce_sum_f32(c, (float *)fb->data, used, err);
+    }
+    vt_tensor *hb = flat_view(ctx, host, 0, (int64_t)used);
+    if (!hb || vt_copy_(ctx, hb, fb) != VT_OK) return ctx_err(ctx, "to the host", err);
+    vt_status s = vt_comm_allreduce_sum_f32(c, (float *)hb->data, used, err);
+    if (s == VT_OK && vt_copy_(ctx, fb, hb) != VT_OK) return ctx_err(ctx, "back to the device", err);
+    return s;
+}
+
+/* Gradients on a device: the same buckets as the host path (list order, split at the bucket size), packed into
+ * a device buffer, reduced (reduce_bucket), divided by the world size when averaging (the host path's division,
+ * on the device) and unpacked. */
+static vt_status allreduce_device_buckets(vt_comm *c, const vt_tensor_list *params, bool average, size_t cap,
+                                          size_t *n_calls, vt_tensor *first, vt_err *err) {
+    vt_ctx *ctx = first->ctx;
+    vt_device dev = first->device;
+    bool nccl = c->backend && !strcmp(c->backend, "nccl");
+    size_t total = 0;
+    for (size_t i = 0; i < params->n; i++) {
         vt_tensor *g = params->items[i].tensor ? params->items[i].tensor->grad : NULL;
         if (!g) continue;
-        /* a stand-in parameter whose gradient is the host copy */
-        vt_tensor *p = vt_empty(ctx, VT_F32, 0, NULL);
-        vt_tensor *hg = vt_to_device(ctx, g, vt_cpu());
-        if (!p || !hg) st = vt_err_set(err, VT_EDEVICE, "comm allreduce_grads: %s", vt_ctx_error(ctx)->msg);
-        else {
-            p->grad = vt_tensor_retain(hg);
-            st = vt_tensor_list_add(&host, p, "%s", params->items[i].name ? params->items[i].name : "?");
+        if (g->dtype != VT_F32 || !vt_is_contiguous(g) || !vt_device_equal(g->device, dev))
+            return vt_err_set(err, VT_EUNSUPPORTED,
+                              "comm allreduce_grads: gradient of '%s' is not a contiguous f32 tensor on the first "
+                              "gradient's device",
+                              params->items[i].name ? params->items[i].name : "?");
+        total += (size_t)vt_numel(g);
+    }
+    if (total == 0 || c->world_size == 1) return VT_OK;
+    if (cap > total) cap = total;
+    piece *pieces = calloc(params->n + 1, sizeof *pieces);
+    if (!pieces) return vt_err_set(err, VT_ENOMEM, "comm allreduce_grads: out of memory");
+    vt_status s = VT_OK;
+    vt_scope_push(ctx);
+    vt_no_grad_begin(ctx);
+    const int64_t capn = (int64_t)cap;
+    vt_tensor *flat = vt_empty_on(ctx, dev, VT_F32, 1, &capn), *host = nccl ? NULL : vt_empty(ctx, VT_F32, 1, &capn);
+    vt_tensor *world = average ? vt_full_on(ctx, dev, VT_F32, 0, NULL, (double)c->world_size) : NULL;
+    if (!flat || (!nccl && !host) || (average && !world)) s = ctx_err(ctx, "bucket", err);
+    size_t np = 0, used = 0;
+    for (size_t i = 0; i <= params->n && s == VT_OK; i++) {
+        vt_tensor *g = i < params->n && params->items[i].tensor ? params->items[i].tensor->grad : NULL;
+        int64_t n = g ? vt_numel(g) : 0, off = 0;
+        for (;;) {
+            bool end = i == params->n;
+            if (used == cap || (end && used > 0)) {
+                vt_scope_push(ctx);
+                vt_tensor *fb = flat_view(ctx, flat, 0, (int64_t)used);
+                for (size_t k = 0; k < np; k++)
+                    vt_copy_(ctx, flat_view(ctx, flat, pieces[k].pos, pieces[k].n),
+                             flat_view(ctx, pieces[k].g, pieces[k].off, pieces[k].n));
+                s = vt_ctx_ok(ctx) ? reduce_bucket(c, ctx, fb, host, used, err) : ctx_err(ctx, "packing", err);
+                vt_tensor *src = s == VT_OK && average ? vt_div(ctx, fb, world) : fb;
+                for (size_t k = 0; s == VT_OK && k < np; k++)
+                    vt_copy_(ctx, flat_view(ctx, pieces[k].g, pieces[k].off, pieces[k].n),
+                             flat_view(ctx, src, pieces[k].pos, pieces[k].n));
+                if (s == VT_OK && !vt_ctx_ok(ctx)) s = ctx_err(ctx, "unpacking", err);
+                vt_scope_pop(ctx);
+                if (s != VT_OK) break;
+                if (n_calls) (*n_calls)++;
+                used = np = 0;
+                continue;
+            }
+            if (off >= n) break;
+            int64_t take = n - off < (int64_t)(cap - used) ? n - off : (int64_t)(cap - used);
+            pieces[np++] = (piece){g, off, take, (int64_t)used};
+            used += (size_t)take;
+            off += take;
         }
     }
-    if (st == VT_OK) st = vt_comm_allreduce_grads_ex(c, &host, average, bucket_bytes, n_calls, err);
-    for (size_t i = 0, j = 0; st == VT_OK && i < params->n; i++) {
-        vt_tensor *g = params->items[i].tensor ? params->items[i].tensor->grad : NULL;
-        if (!g) continue;
-        if (vt_copy_(ctx, g, host.items[j++].tensor->grad) != VT_OK)
-            st = vt_err_set(err, VT_EDEVICE, "comm allreduce_grads: %s", vt_ctx_error(ctx)->msg);
-    }
-    vt_tensor_list_free(&host);
+    vt_no_grad_end(ctx);
     vt_scope_pop(ctx);
-    return st;
+    free(pieces);
+    return s;
 }
 
 vt_status vt_comm_allreduce_grads_ex(vt_comm *c, const vt_tensor_list *params, bool average, size_t bucket_bytes,
@@ -224,16 +263,14 @@ vt_status vt_comm_allreduce_grads_ex(vt_comm *c, const vt_tensor_list *params, b
     if (n_calls) *n_calls = 0;
     if (!c || !c->ops) return vt_err_set(err, VT_EINVAL, "comm allreduce_grads: NULL communicator");
     if (!params) return vt_err_set(err, VT_EINVAL, "comm allreduce_grads: NULL parameter list");
-    for (size_t i = 0; i < params->n; i++) {
-        vt_tensor *g = params->items[i].tensor ? params->items[i].tensor->grad : NULL;
-        if (g && g->device.kind != VT_DEVICE_CPU && c->backend && !strcmp(c->backend, "nccl"))
-            return allreduce_nccl_grads(c, params, average, n_calls, g->ctx, err);
-        if (g && g->device.kind != VT_DEVICE_CPU && c->world_size > 1)
-            return allreduce_device_grads(c, params, average, bucket_bytes, n_calls, g->ctx, err);
-    }
     if (bucket_bytes == 0) bucket_bytes = VT_COMM_BUCKET_BYTES;
     size_t cap = bucket_bytes / sizeof(float);
     if (cap == 0) return vt_err_set(err, VT_EINVAL, "comm allreduce_grads: bucket of %zu bytes holds no float", bucket_bytes);
+    for (size_t i = 0; i < params->n; i++) { /* the first gradient's device decides */
+        vt_tensor *g = params->items[i].tensor ? params->items[i].tensor->grad : NULL;
+        if (g && g->device.kind != VT_DEVICE_CPU) return allreduce_device_buckets(c, params, average, cap, n_calls, g, err);
+        if (g) break;
+    }
 
     /* Validate every gradient before the first collective, so a bad one fails all ranks alike and early. */
     size_t total = 0;

@@ -3,7 +3,8 @@
 # (4 per rank) must end with the same final.safetensors as `visft train CFG` in one process with batch 8,
 # within 1e-5 (only the float summation order differs: mean of two means of 4 vs one mean of 8).
 # Tiny config: shapes, the tiny backbone, linear_cls, a few steps of the heads and lora stages, dropout 0.
-# Usage: train_equivalence.sh VISFT_BINARY MPIEXEC
+# The 2-rank run is repeated on the emulated accelerator (run.device: emu:0), where gradients are reduced from
+# device buckets. Usage: train_equivalence.sh VISFT_BINARY MPIEXEC
 set -eu
 visft=$1
 mpiexec=$2
@@ -37,9 +38,13 @@ if "$mpiexec" -np 3 --oversubscribe "$visft" train "$tmp/cfg.yaml" -q --set run.
     fail "3 ranks with batch 8 should fail"
 fi
 grep -q 'batch_size: 8 is not divisible' "$tmp/three.txt" || { cat "$tmp/three.txt"; fail "no divisibility error"; }
+# The same on a device (the emulated accelerator): gradients packed into device buckets, reduced through MPI.
+"$mpiexec" -np 2 --oversubscribe "$visft" train "$tmp/cfg.yaml" -q --set run.name=two_emu --set run.device=emu:0 \
+    >"$tmp/two_emu.txt" 2>&1 || { cat "$tmp/two_emu.txt"; fail "mpirun -np 2 run on emu:0 failed"; }
 python=/usr/bin/python3
 [ -x "$python" ] || python=python3
-"$python" - "$tmp/one/final.safetensors" "$tmp/two/final.safetensors" <<'PY'
+for other in two two_emu; do
+"$python" - "$tmp/one/final.safetensors" "$tmp/$other/final.safetensors" <<'PY'
 import json, struct, sys
 import numpy as np
 
@@ -74,4 +79,5 @@ if any(k.startswith("lora.") for k in one) is False:
 if worst > 1e-5:
     sys.exit("train_equivalence: max |diff| %.3g > 1e-5 in %s" % (worst, where))
 PY
+done
 echo "train_equivalence: ok"

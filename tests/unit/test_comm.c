@@ -187,6 +187,49 @@ START_TEST(test_grads_bucketing) {
 }
 END_TEST
 
+/* Gradients on a device (the emulated accelerator): the same buckets, cut at the same places, reduced through
+ * the host communicator's buffer and unpacked on the device; averaging divides like the host path. */
+START_TEST(test_device_grads_bucketing) {
+    vt_ctx *c = vt_test_ctx();
+    grads_fixture f;
+    fixture_make(c, &f);
+    for (int k = 0; k < 4; k++)
+        if (f.p[k]->grad) ck_assert_int_eq(vt_tensor_move_(c, f.p[k]->grad, vt_emu(0)), VT_OK);
+    fake_state st = {0};
+    vt_comm fake = {&fake_ops, 0, 2, "fake", &st};
+    vt_err err = {0};
+    size_t calls = 0;
+    ck_assert_msg(vt_comm_allreduce_grads_ex(&fake, &f.list, false, 4 * sizeof(float), &calls, &err) == VT_OK, "%s",
+                  err.msg);
+    ck_assert_uint_eq(calls, 5);
+    const size_t want_sizes[5] = {4, 4, 4, 4, 2};
+    for (int i = 0; i < 5; i++) ck_assert_uint_eq(st.sizes[i], want_sizes[i]);
+    float want[32];
+    size_t n = expected_stream(want);
+    ck_assert_uint_eq(st.n_seen, n);
+    for (size_t i = 0; i < n; i++) ck_assert_msg(st.seen[i] == want[i], "packed[%zu] = %g, want %g", i, st.seen[i], want[i]);
+    ck_assert_ptr_null(f.p[1]->grad);
+    ck_assert(vt_device_equal(f.p[2]->grad->device, vt_emu(0)));
+    ck_assert(vt_item_at(f.p[0]->grad, 4) == 2.0 * 4);
+    ck_assert(vt_item_at(f.p[2]->grad, 9) == 2.0 * 209);
+    ck_assert(vt_item_at(f.p[3]->grad, 2) == 2.0 * 302);
+    /* averaging over the 2 fake ranks gives the doubled values back */
+    memset(&st, 0, sizeof st);
+    ck_assert_int_eq(vt_comm_allreduce_grads(&fake, &f.list, true, &err), VT_OK);
+    ck_assert_uint_eq(st.calls, 1);
+    ck_assert(vt_item_at(f.p[2]->grad, 9) == 2.0 * 209);
+    /* a gradient on another device than the first is refused before any collective */
+    vt_tensor_release(f.p[1]->grad);
+    f.p[1]->grad = vt_tensor_create(c, VT_F32, VT_SHAPE(3));
+    memset(&st, 0, sizeof st);
+    ck_assert_int_eq(vt_comm_allreduce_grads(&fake, &f.list, true, &err), VT_EUNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "'p1'"));
+    ck_assert_uint_eq(st.calls, 0);
+    fixture_free(&f);
+    vt_ctx_destroy(c);
+}
+END_TEST
+
 START_TEST(test_grads_single_and_errors) {
     vt_ctx *c = vt_test_ctx();
     grads_fixture f;
@@ -217,5 +260,5 @@ START_TEST(test_grads_single_and_errors) {
 }
 END_TEST
 
-VT_TEST_MAIN("comm", test_single_collectives, test_bad_arguments, test_from_env, test_mpi_stub, test_grads_bucketing,
+VT_TEST_MAIN("comm", test_single_collectives, test_bad_arguments, test_from_env, test_mpi_stub, test_grads_bucketing, test_device_grads_bucketing,
              test_grads_single_and_errors)

@@ -75,9 +75,9 @@ void vt_comm_destroy(vt_comm *c); /* NULL is fine */
  * packs them in list order into buckets of at most bucket_bytes (0: VT_COMM_BUCKET_BYTES; a gradient larger
  * than a bucket is reduced in bucket-sized pieces), one allreduce per bucket, and unpacks. Parameters without
  * a gradient are skipped, so every rank must have gradients for the same parameters. Gradients must be
- * contiguous f32 tensors: on the CPU, or on a device (with the NCCL communicator they are reduced in place on
- * the device, one call per gradient; with a host communicator through host copies). *n_calls (may be NULL)
- * receives the number of allreduce calls made. */
+ * contiguous f32 tensors, all on the CPU or all on one device: device gradients are packed into the same buckets
+ * on the device and reduced there by the NCCL communicator, or through one host copy per bucket by a host
+ * communicator (MPI). *n_calls (may be NULL) receives the number of allreduce calls made. */
 vt_status vt_comm_allreduce_grads_ex(vt_comm *c, const vt_tensor_list *params, bool average, size_t bucket_bytes,
                                      size_t *n_calls, vt_err *err);
 vt_status vt_comm_allreduce_grads(vt_comm *c, const vt_tensor_list *params, bool average, vt_err *err);

@@ -128,6 +128,18 @@ vt_status vt_collate(struct vt_ctx *ctx, const vt_sample *const *samples, size_t
         if ((st = add_target(out, "box_labels", bl, err))) goto fail;
         vt_tensor *bc = new_tensor(ctx, VT_U8, 1, (const int64_t[]){N}, err);
         if ((st = add_target(out, "box_crowd", bc, err))) goto fail;
+        /* per image: batch-image pixels -> stored-image pixels (x = a·x' + b, y = c·y' + d), and the stored size */
+        vt_tensor *to = new_tensor(ctx, VT_F32, 2, (const int64_t[]){B, 4}, err);
+        if ((st = add_target(out, "image_to_orig", to, err))) goto fail;
+        vt_tensor *os = new_tensor(ctx, VT_F32, 2, (const int64_t[]){B, 2}, err);
+        if ((st = add_target(out, "orig_size", os, err))) goto fail;
+        for (size_t b = 0; b < n; b++) {
+            const double *m = samples[b]->to_image;
+            float *r = vt_f32(to) + 4 * b;
+            r[0] = (float)(1.0 / m[0]), r[1] = (float)(-m[1] / m[0]), r[2] = (float)(1.0 / m[2]), r[3] = (float)(-m[3] / m[2]);
+            vt_f32(os)[2 * b] = (float)samples[b]->orig_width;
+            vt_f32(os)[2 * b + 1] = (float)samples[b]->orig_height;
+        }
         size_t k = 0;
         for (size_t b = 0; b < n; b++) {
             const vt_sample *s = samples[b];

@@ -10,6 +10,7 @@ void vt_sample_init(vt_sample *s) {
     memset(s, 0, sizeof *s);
     s->struct_size = sizeof *s;
     s->label = -1;
+    s->to_image[0] = s->to_image[2] = 1.0;
 }
 
 static void mask_reset(vt_mask *m) {
@@ -41,6 +42,8 @@ void vt_sample_clear(vt_sample *s) {
     s->image.stride = 0;
     s->orig_width = s->orig_height = 0;
     s->valid_width = s->valid_height = 0;
+    s->to_image[0] = s->to_image[2] = 1.0;
+    s->to_image[1] = s->to_image[3] = 0.0;
     s->image_id = 0;
     s->label = -1;
     free(s->source);
@@ -79,6 +82,10 @@ static void after_load(vt_sample *s, int32_t ow, int32_t oh) {
     s->orig_height = oh;
     s->valid_width = s->image.width;
     s->valid_height = s->image.height;
+    /* a JPEG decoded at 1/2, 1/4 or 1/8 scale is already smaller than the stored image */
+    s->to_image[0] = ow > 0 ? (double)s->image.width / ow : 1.0;
+    s->to_image[2] = oh > 0 ? (double)s->image.height / oh : 1.0;
+    s->to_image[1] = s->to_image[3] = 0.0;
 }
 
 vt_status vt_sample_load_image_mem(vt_sample *s, const void *data, size_t len, const char *name, vt_err *err) {
@@ -271,6 +278,7 @@ vt_status vt_sample_copy(vt_sample *dst, const vt_sample *src, vt_err *err) {
     dst->label = src->label;
     dst->valid_width = src->valid_width;
     dst->valid_height = src->valid_height;
+    memcpy(dst->to_image, src->to_image, sizeof dst->to_image);
     dst->decode = src->decode;
     if ((st = vt_sample_set_source(dst, src->source, err))) return st;
     if ((st = vt_sample_set_text(dst, src->text, err))) return st;

@@ -15,6 +15,8 @@ static void swap_images(vt_image *a, vt_image *b) {
 
 /* Scales and translates every target: x' = ax * x + bx, y' = ay * y + by (ax, ay > 0 or ax = -1 flips). */
 static void map_targets(vt_sample *s, double ax, double bx, double ay, double by) {
+    double *m = s->to_image; /* compose: now = a·(previous) + b */
+    m[0] = ax * m[0], m[1] = ax * m[1] + bx, m[2] = ay * m[2], m[3] = ay * m[3] + by;
     for (size_t i = 0; i < s->n_instances; i++) {
         vt_instance *in = &s->instances[i];
         double x0 = ax * in->box[0] + bx, x1 = ax * in->box[2] + bx;

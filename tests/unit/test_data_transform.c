@@ -252,6 +252,33 @@ START_TEST(test_random_crop_clips_and_drops_boxes) {
 }
 END_TEST
 
+/* to_image follows every resize, flip and crop: mapping an unclipped box back through its inverse gives the
+ * box as stored (what predictions are reported in). */
+START_TEST(test_to_image_map_inverts_the_transforms) {
+    vt_transforms *t = parse_ok("transforms: [{resize: {size: 30}}, {random_flip: {p: 0.5}},"
+                                " {random_crop: {min: 24, max: 28}}, {pad: {size: [32, 32]}}]");
+    int flipped = 0;
+    for (uint64_t idx = 0; idx < 40; idx++) {
+        vt_sample s;
+        make_sample(&s, 40, 40);
+        add_box(&s, 15, 16, 25, 24, 0); /* central: never clipped by a 24..28 crop of the 30 px image */
+        vt_err err = {0};
+        ck_assert_int_eq(vt_transforms_apply(t, &s, 3, 0, idx, &err), VT_OK);
+        ck_assert_uint_eq(s.n_instances, 1u);
+        const double *m = s.to_image;
+        double x0 = (s.instances[0].box[0] - m[1]) / m[0], x1 = (s.instances[0].box[2] - m[1]) / m[0];
+        double y0 = (s.instances[0].box[1] - m[3]) / m[2], y1 = (s.instances[0].box[3] - m[3]) / m[2];
+        flipped += m[0] < 0;
+        ck_assert_msg(fabs(fmin(x0, x1) - 15) < 1e-3 && fabs(fmax(x0, x1) - 25) < 1e-3 && fabs(y0 - 16) < 1e-3 &&
+                          fabs(y1 - 24) < 1e-3,
+                      "index %llu: back to [%g %g %g %g]", (unsigned long long)idx, fmin(x0, x1), y0, fmax(x0, x1), y1);
+        vt_sample_free(&s);
+    }
+    ck_assert(flipped > 0 && flipped < 40); /* both branches were taken */
+    vt_transforms_free(t);
+}
+END_TEST
+
 START_TEST(test_center_crop_and_pad) {
     vt_transforms *t = parse_ok("transforms: [{center_crop: {size: [4, 6]}}]");
     vt_sample s;
@@ -455,5 +482,5 @@ END_TEST
 
 VT_TEST_MAIN("data_transform", test_resample_window_equals_full_resize_flip_crop, test_resize_matches_pil, test_resize_short_and_max_sizes,
              test_downscaled_decode_gives_the_same_output_size, test_flip_moves_pixels_boxes_and_masks,
-             test_random_crop_clips_and_drops_boxes, test_center_crop_and_pad, test_lsj_output_is_fixed_size,
+             test_random_crop_clips_and_drops_boxes, test_to_image_map_inverts_the_transforms, test_center_crop_and_pad, test_lsj_output_is_fixed_size,
              test_randomness_depends_only_on_seed_epoch_index, test_parse_errors_name_the_location)

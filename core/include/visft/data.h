@@ -153,6 +153,10 @@ typedef struct vt_sample {
     size_t cap_instances, cap_captions;
     /* Text drawn in the image, for OCR-style tasks (owned; NULL when the image has none). */
     char *text;
+    /* Where the stored image's pixels are now: x_now = to_image[0]*x + to_image[1], y_now = to_image[2]*y +
+     * to_image[3] (decode-time downscaling and every resize, flip and crop compose into it). Collate hands its
+     * inverse to heads as "image_to_orig", so predictions can be given in the stored image's pixels. */
+    double to_image[4];
 } vt_sample;
 
 /* Sets (copies) the sample's OCR text; NULL clears it. */

@@ -121,6 +121,13 @@ static vt_status ctx_fail(vt_ctx *ctx, vt_err *err, const char *what) {
     return code;
 }
 
+/* The collate's per-image map from batch-image to stored-image pixels ([B, 4]: x = a·x' + b, y = c·y' + d), or
+ * NULL when the batch has none: then ground truth and detections stay in batch-image pixels. */
+static const float *image_map(const vt_batch *b) {
+    vt_tensor *t = vt_batch_target(b, "image_to_orig");
+    return t && t->dtype == VT_F32 && t->ndim == 2 && t->shape[0] == b->size && t->shape[1] == 4 ? vt_f32(t) : NULL;
+}
+
 /* Ground truth of the first `use` images of batch b (image ids base+1..). */
 static vt_status add_gt(vt_ctx *ctx, const vt_batch *b, int64_t use, int64_t base, cd_data *d, vt_err *err) {
     vt_tensor *xy = vt_batch_target(b, "boxes_xyxy"), *cx = vt_batch_target(b, "boxes");
@@ -137,6 +144,7 @@ static vt_status add_gt(vt_ctx *ctx, const vt_batch *b, int64_t use, int64_t bas
     if (!src) return ctx_fail(ctx, err, "boxes");
     double H = (double)b->images->shape[2], W = (double)b->images->shape[3];
     const float *q = vt_f32(src);
+    const float *map = image_map(b);
     for (int64_t k = 0; k < N; k++) {
         int64_t img = vt_i64(bi)[k];
         if (img < 0 || img >= b->size)
@@ -146,6 +154,12 @@ static vt_status add_gt(vt_ctx *ctx, const vt_batch *b, int64_t use, int64_t bas
         const float *r = q + 4 * k;
         if (xy) g.b[0] = r[0], g.b[1] = r[1], g.b[2] = r[2] - r[0], g.b[3] = r[3] - r[1];
         else g.b[0] = (r[0] - 0.5 * r[2]) * W, g.b[1] = (r[1] - 0.5 * r[3]) * H, g.b[2] = r[2] * W, g.b[3] = r[3] * H;
+        if (map) { /* in the stored image's pixels, like the head's predictions (a flip reverses x) */
+            const float *m = map + 4 * img;
+            double x0 = m[0] * g.b[0] + m[1], x1 = m[0] * (g.b[0] + g.b[2]) + m[1];
+            double y0 = m[2] * g.b[1] + m[3], y1 = m[2] * (g.b[1] + g.b[3]) + m[3];
+            g.b[0] = fmin(x0, x1), g.b[1] = fmin(y0, y1), g.b[2] = fabs(x1 - x0), g.b[3] = fabs(y1 - y0);
+        }
         if (g.label < 0) return vt_err_set(err, VT_EINVAL, "coco_detection: negative box label %lld", (long long)g.label);
         if (!(g.b[2] >= 0 && g.b[3] >= 0)) continue; /* degenerate after the transforms: not a box */
         if (g.label > d->max_label) d->max_label = g.label;
@@ -222,8 +236,11 @@ static vt_status collect(vt_ctx *ctx, vt_model *m, const vt_component *comp, con
         vt_scope_pop(ctx);
         if (st == VT_OK) {
             for (int64_t i = 0; i < use; i++) {
-                d->wh[2 * (d->n_images + i)] = (int32_t)b->images->shape[3];
-                d->wh[2 * (d->n_images + i) + 1] = (int32_t)b->images->shape[2];
+                /* the stored image's size when the batch maps back to it (orig_size), else the batch image's */
+                vt_tensor *os = image_map(b) ? vt_batch_target(b, "orig_size") : NULL;
+                bool orig = os && os->dtype == VT_F32 && vt_numel(os) == 2 * b->size && vt_f32(os);
+                d->wh[2 * (d->n_images + i)] = orig ? (int32_t)vt_f32(os)[2 * i] : (int32_t)b->images->shape[3];
+                d->wh[2 * (d->n_images + i) + 1] = orig ? (int32_t)vt_f32(os)[2 * i + 1] : (int32_t)b->images->shape[2];
             }
             d->n_images += use;
         }

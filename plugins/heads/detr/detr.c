@@ -4,6 +4,7 @@
  * softmax score (no-object excluded) in pixels of the batch image, COCO xywh: "boxes" [B*K, 4], "scores",
  * "labels" and "box_image" [B*K]. Written against the public headers only. */
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,6 +198,10 @@ static vt_status detr_predict(void *self, struct vt_ctx *ctx, struct vt_tensor *
         return vt_err_set(err, VT_ENOMEM, "detr: out of memory in predict");
     }
     const float *pp = vt_f32(prob), *pb = vt_f32(bx);
+    /* the collate's per-image map back to the stored image (absent: boxes stay in batch-image pixels) */
+    vt_tensor *mt = on_host(ctx, vt_batch_target(batch, "image_to_orig"));
+    const float *map = mt && mt->dtype == VT_F32 && mt->ndim == 2 && mt->shape[0] == B && mt->shape[1] == 4 &&
+                               vt_is_contiguous(mt) ? vt_f32(mt) : NULL;
     for (int64_t b = 0; b < B; b++) {
         for (int64_t q = 0; q < Q; q++) { /* each query's best real class */
             const float *r = pp + (b * Q + q) * C1;
@@ -213,10 +218,17 @@ static vt_status detr_predict(void *self, struct vt_ctx *ctx, struct vt_tensor *
             int64_t o = b * K + i;
             const float *bb = pb + (b * Q + m) * 4;
             float *w = vt_f32(ob) + o * 4;
-            w[0] = (float)((bb[0] - 0.5 * bb[2]) * iw);
-            w[1] = (float)((bb[1] - 0.5 * bb[3]) * ih);
-            w[2] = (float)(bb[2] * iw);
-            w[3] = (float)(bb[3] * ih);
+            double x0 = (bb[0] - 0.5 * bb[2]) * iw, y0 = (bb[1] - 0.5 * bb[3]) * ih;
+            double x1 = x0 + bb[2] * iw, y1 = y0 + bb[3] * ih;
+            if (map) { /* to the stored image's pixels (a flip makes a < 0: keep the corners ordered) */
+                const float *mb = map + 4 * b;
+                double ax = mb[0] * x0 + mb[1], bx2 = mb[0] * x1 + mb[1], ay = mb[2] * y0 + mb[3], by2 = mb[2] * y1 + mb[3];
+                x0 = fmin(ax, bx2), x1 = fmax(ax, bx2), y0 = fmin(ay, by2), y1 = fmax(ay, by2);
+            }
+            w[0] = (float)x0;
+            w[1] = (float)y0;
+            w[2] = (float)(x1 - x0);
+            w[3] = (float)(y1 - y0);
             vt_f32(os)[o] = best[m];
             vt_i64(ol)[o] = cls[m];
             vt_i64(oi)[o] = b;

@@ -262,6 +262,9 @@ void vt_transforms_normalization(const vt_transforms *t, float mean[3], float st
  *   "box_image"  [N] i64        which image each box belongs to
  *   "box_labels" [N] i64        contiguous labels
  *   "box_crowd"  [N] u8         iscrowd
+ *   "image_to_orig" [B, 4] f32  per image (a, b, c, d): stored-image pixels x = a·x' + b, y = c·y' + d of a
+ *                               batch-image point (x', y') — the inverse of vt_sample.to_image
+ *   "orig_size"  [B, 2] f32     the stored image's width and height
  *   "masks"      [N, H, W] u8   instance masks rasterised at the padded batch size
  * Captions are not tensors: they travel beside the batch in vt_collated (text, and the image each belongs
  * to). Proposal for batch.h: append `const char *const *captions; const int64_t *caption_image;

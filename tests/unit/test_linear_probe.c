@@ -13,6 +13,7 @@
 #include "visft/model.h"
 #include "visft/registry.h"
 #include "visft/visft.h"
+#include "support/bench_fixture.h"
 #include "vt_test.h"
 
 #define GRID 4
@@ -53,32 +54,8 @@ static vt_status fake_encode(vt_model *m, vt_ctx *ctx, vt_tensor *images, vt_ten
     return VT_OK;
 }
 
-typedef struct bench_t {
-    vt_registry *reg;
-    const vt_component *comp;
-    vt_cfg *cfg;
-    void *params;
-    void *b;
-} bench_t;
-
 static vt_status bench_open(bench_t *t, const char *yaml, const vt_host *host, vt_err *err) {
-    memset(t, 0, sizeof *t);
-    ck_assert_int_eq(vt_registry_create(&t->reg, err), VT_OK);
-    ck_assert_int_eq(vt_registry_add_path(t->reg, VISFT_BUILD_DIR "/plugins", err), VT_OK);
-    ck_assert_int_eq(vt_registry_load(t->reg, err), VT_OK);
-    ck_assert_msg(vt_registry_lookup(t->reg, VT_COMPONENT_BENCHMARK, "linear_probe", &t->comp, err) == VT_OK, "%s",
-                  err->msg);
-    ck_assert_int_eq(vt_cfg_load_string(yaml, strlen(yaml), "bench.yaml", VT_CFG_NO_BASE, &t->cfg, err), VT_OK);
-    vt_status st = vt_component_params_new(t->comp, vt_cfg_root(t->cfg), NULL, &t->params, err);
-    if (st != VT_OK) return st;
-    return t->comp->vt.benchmark.create(t->params, host, &t->b, err);
-}
-
-static void bench_close(bench_t *t) {
-    if (t->b) t->comp->vt.benchmark.destroy(t->b);
-    if (t->params) vt_component_params_free(t->comp, t->params);
-    vt_cfg_free(t->cfg);
-    vt_registry_destroy(t->reg);
+    return bench_open_named(t, "linear_probe", yaml, host, err);
 }
 
 static vt_model fake_model(vt_registry *reg) {
